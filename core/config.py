@@ -1,0 +1,136 @@
+"""The ``pipeline.yaml`` schema (pydantic), loading and ``--set`` overrides."""
+
+from __future__ import annotations
+
+import copy
+import enum
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from restore.errors import PipelineError
+
+INPUT_NODE = "input"
+NODE_ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+
+
+class Condition(enum.StrEnum):
+    """When a node runs, judged on the pipeline's input image."""
+
+    GRAYSCALE = "grayscale"  # gray files, and RGB files whose channels are (nearly) equal
+    COLOR = "color"
+
+
+class NodeConfig(BaseModel):
+    """One stage node of the DAG."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=NODE_ID, description="unique node name")
+    uses: str = Field(description="qualified stage name, e.g. denoise.nlmeans")
+    params: dict[str, Any] = Field(default_factory=dict, description="stage parameters")
+    enabled: bool = Field(default=True, description="false: the node passes its image through")
+    when: Condition | None = Field(default=None, description="run only on such inputs")
+    inputs: dict[str, str] | None = Field(
+        default=None,
+        description="input port -> 'node' or 'node.port' ('input' is the pipeline input); "
+        "by default an image port takes the image of the nearest earlier node that makes one",
+    )
+    precision: Literal["float32", "bfloat16", "float16"] | None = Field(
+        default=None, description="compute precision; the stage's default when omitted"
+    )
+
+
+class OutputConfig(BaseModel):
+    """A node output written to disk for every input file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node: str = Field(description="node id")
+    port: str = Field(default="image", description="output port of that node")
+    suffix: str = Field(
+        default="", description="added to the file stem; empty for the main restored image"
+    )
+
+
+class PipelineConfig(BaseModel):
+    """A whole pipeline: nodes and the outputs to write."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    name: str = ""
+    description: str = ""
+    nodes: list[NodeConfig] = Field(min_length=1)
+    outputs: list[OutputConfig] = Field(
+        default_factory=list, description="default: the image of the last node"
+    )
+
+
+def _location(loc: Iterable[int | str], data: Mapping[str, Any]) -> str:
+    parts = list(loc)
+    nodes = data.get("nodes")
+    if len(parts) >= 2 and parts[0] == "nodes" and isinstance(parts[1], int):
+        node = nodes[parts[1]] if isinstance(nodes, list) and parts[1] < len(nodes) else None
+        node_id = node.get("id") if isinstance(node, Mapping) else None
+        head = f"node {node_id!r}" if node_id else f"nodes[{parts[1]}]"
+        return ".".join([head, *map(str, parts[2:])])
+    return ".".join(map(str, parts)) or "pipeline"
+
+
+def parse_config(data: Any, source: str | Path | None = None) -> PipelineConfig:
+    """Validate raw data against the schema; every problem is listed in one PipelineError."""
+    if not isinstance(data, Mapping):
+        raise PipelineError(["a pipeline must be a mapping with a 'nodes' list"], source)
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as error:
+        problems = [f"{_location(e['loc'], data)}: {e['msg']}" for e in error.errors()]
+        raise PipelineError(problems, source) from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a pipeline file; a missing file or bad YAML is a one-line PipelineError."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PipelineError([f"cannot read: {error.strerror or error}"], path) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise PipelineError([f"invalid YAML: {where}{problem}"], path) from None
+    if not isinstance(data, dict):
+        raise PipelineError(["a pipeline must be a mapping with a 'nodes' list"], path)
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``node.param=value`` overrides (value parsed as YAML) to raw pipeline data.
+
+    ``node.enabled=false`` and ``node.when=…`` set node fields; anything else a parameter.
+    """
+    data = copy.deepcopy(data)
+    nodes = {n.get("id"): n for n in data.get("nodes") or [] if isinstance(n, dict)}
+    problems = []
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        node_id, dot, param = key.strip().partition(".")
+        if not sep or not dot or not param:
+            problems.append(f"--set {override!r}: expected node.param=value")
+            continue
+        if node_id not in nodes:
+            problems.append(f"--set {override!r}: unknown node {node_id!r}")
+            continue
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        if param in ("enabled", "when", "precision", "uses"):
+            nodes[node_id][param] = value
+        else:
+            nodes[node_id]["params"] = {**(nodes[node_id].get("params") or {}), param: value}
+    if problems:
+        raise PipelineError(problems)
+    return data

@@ -1,0 +1,121 @@
+"""Runs a bound plan on one image: topological order, bypasses, eager freeing, timings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from restore.color import is_grayscale, to_channels
+from restore.config import Condition
+from restore.graph import INPUT_REF, BoundNode, Plan, Ref
+from restore.plugins import Registry
+from restore.stage import Channels, PortKind
+from restore.tiling import CancelToken, TileOptions, run_stage
+
+TileProgress = Callable[[str, int, int], None]
+"""(node id, tiles done, tiles total)."""
+
+
+@dataclass
+class Execution:
+    """What one run produced: the declared outputs, per-node times and bypassed nodes."""
+
+    outputs: dict[Ref, np.ndarray]
+    seconds: dict[str, float] = field(default_factory=dict)
+    bypassed: list[str] = field(default_factory=list)
+    grayscale: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when available; 'cuda' without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    return torch.device(name)
+
+
+def _adapt(array: np.ndarray, kind: PortKind, channels: Channels) -> np.ndarray:
+    if kind is PortKind.MASK or channels is Channels.GRAY:
+        return to_channels(array, 1)
+    if channels is Channels.RGB:
+        return to_channels(array, 3)
+    return array
+
+
+def _runs(node: BoundNode, grayscale: bool) -> bool:
+    if not node.enabled:
+        return False
+    if node.when is Condition.GRAYSCALE:
+        return grayscale
+    if node.when is Condition.COLOR:
+        return not grayscale
+    return True
+
+
+def execute(
+    plan: Plan,
+    registry: Registry,
+    image: np.ndarray,
+    options: TileOptions,
+    *,
+    progress: TileProgress | None = None,
+    cancel: CancelToken | None = None,
+) -> Execution:
+    """Run every node on ``image`` (H x W x C float32) and return the declared outputs.
+
+    A node that is disabled, whose condition is false, or one of whose inputs is
+    missing is bypassed: its ``image`` output is its ``image`` input, its other
+    outputs are missing. Intermediates are dropped once nothing reads them.
+    """
+    grayscale = is_grayscale(image)
+    pending = plan.consumers()
+    values: dict[Ref, np.ndarray] = {INPUT_REF: image}
+    wanted = {(o.node, o.port) for o in plan.outputs}
+    result = Execution(outputs={}, grayscale=grayscale)
+
+    def release(ref: Ref) -> None:
+        pending[ref] -= 1
+        if pending[ref] == 0 and ref not in wanted:
+            values.pop(ref, None)
+
+    for node in plan.nodes:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        available = {port: values.get(ref) for port, ref in node.inputs.items()}
+        if _runs(node, grayscale) and all(v is not None for v in available.values()):
+            stage = registry.instance(node.stage.name, options.device)
+            inputs = {
+                port: _adapt(array, stage.inputs[port].kind, stage.inputs[port].channels)
+                for port, array in available.items()
+            }
+            started = time.perf_counter()
+            report = (lambda d, t, n=node.id: progress(n, d, t)) if progress else None
+            outputs = run_stage(
+                stage,
+                inputs,
+                node.params,
+                replace(options, precision=node.precision),
+                progress=report,
+                cancel=cancel,
+            )
+            result.seconds[node.id] = time.perf_counter() - started
+            del inputs
+            for port, array in outputs.items():
+                if (node.id, port) in pending:
+                    values[(node.id, port)] = array
+        else:
+            result.bypassed.append(node.id)
+            if available.get("image") is not None and "image" in node.stage.outputs:
+                values[(node.id, "image")] = available["image"]
+        for ref in node.inputs.values():
+            release(ref)
+
+    for ref in wanted:
+        if ref in values:
+            result.outputs[ref] = values[ref]
+    return result

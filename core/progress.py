@@ -1,0 +1,54 @@
+"""Rich progress bars for batch runs: one for images, one for the current stage's tiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from restore.batch import BatchObserver, FileOutcome
+
+
+class RichObserver(BatchObserver):
+    """Shows batch progress on a rich console; reports failures as they happen."""
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+            transient=True,
+        )
+        self.images = self.progress.add_task("images", total=None)
+        self.tile_task = self.progress.add_task("tiles", total=None)
+
+    def __enter__(self) -> RichObserver:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.progress.stop()
+
+    def file_started(self, source: Path, index: int, total: int) -> None:
+        self.progress.update(self.images, total=total, completed=index, description=source.name)
+
+    def tiles(self, node: str, done: int, total: int) -> None:
+        self.progress.update(self.tile_task, total=total, completed=done, description=node)
+
+    def file_finished(self, outcome: FileOutcome) -> None:
+        self.progress.advance(self.images)
+        if outcome.status == "failed":
+            self.console.print(
+                f"[red]failed:[/] {outcome.message}", highlight=False, soft_wrap=True
+            )

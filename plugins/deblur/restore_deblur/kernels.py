@@ -1,0 +1,83 @@
+"""Blur kernels (point-spread functions) and the parameters that describe them.
+
+Every kernel is square, of odd size at most ``MAX_SIZE`` px, and sums to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+from restore import StageParams
+
+MAX_SIZE = 31  # the deblur stages' tiling halo (32) covers kernels up to this size
+PAD = 32  # mirror padding (> MAX_SIZE) around each channel before deconvolution
+
+
+class KernelParams(StageParams):
+    """The blur kernel a deconvolution stage inverts."""
+
+    kernel: Literal["gaussian", "motion", "disk"] = Field(
+        "gaussian", description="Blur shape: gaussian (defocus/optics), motion (line), disk."
+    )
+    sigma: float = Field(1.5, ge=0.3, le=5.0, description="Gaussian std in pixels.")
+    length: int = Field(9, ge=1, le=MAX_SIZE, description="Motion blur length in pixels.")
+    angle: float = Field(0.0, ge=-180, le=180, description="Motion direction in degrees (CCW).")
+    radius: float = Field(3.0, ge=0.5, le=MAX_SIZE // 2, description="Disk radius in pixels.")
+
+
+def make_kernel(params: KernelParams) -> np.ndarray:
+    """The normalised float64 kernel ``params`` describe."""
+    if params.kernel == "gaussian":
+        kernel = gaussian(params.sigma)
+    elif params.kernel == "motion":
+        kernel = motion(params.length, params.angle)
+    else:
+        kernel = disk(params.radius)
+    return kernel / kernel.sum()
+
+
+def gaussian(sigma: float) -> np.ndarray:
+    """Isotropic Gaussian, truncated at 3 sigma."""
+    half = math.ceil(3 * sigma)
+    x = np.arange(-half, half + 1, dtype=np.float64)
+    row = np.exp(-(x**2) / (2 * sigma**2))
+    return np.outer(row, row)
+
+
+def motion(length: int, angle: float) -> np.ndarray:
+    """A line ``length`` px long centred on the middle pixel, rotated ``angle`` degrees."""
+    size = length | 1
+    kernel = np.zeros((size, size), np.float64)
+    kernel[size // 2] = 1
+    if length % 2 == 0:  # an even length ends half-way into the outermost pixels
+        kernel[size // 2, [0, -1]] = 0.5
+    rotation = cv2.getRotationMatrix2D((size // 2, size // 2), angle, 1.0)
+    return cv2.warpAffine(kernel, rotation, (size, size), flags=cv2.INTER_LINEAR)
+
+
+def disk(radius: float) -> np.ndarray:
+    """A uniform disk (out-of-focus blur)."""
+    half = math.floor(radius)
+    y, x = np.mgrid[-half : half + 1, -half : half + 1]
+    return (x**2 + y**2 <= radius**2).astype(np.float64)
+
+
+def deconvolve_channels(
+    image: np.ndarray, deconvolve: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Run a single-channel ``deconvolve`` on each channel of an H x W x C image.
+
+    Each channel is mirror-padded by ``PAD`` px first, so the FFT's wrap-around
+    (and the convolution's zero border) lies far from the image and does not ring
+    into it; the result is cropped back and clipped to [0, 1].
+    """
+    out = np.empty(image.shape, np.float32)
+    for c in range(image.shape[2]):
+        padded = np.pad(image[..., c], PAD, mode="symmetric")
+        out[..., c] = deconvolve(padded)[PAD:-PAD, PAD:-PAD]
+    return np.clip(out, 0, 1)

@@ -1,0 +1,107 @@
+"""The restore command line, run in-process on real files with the built-in plugins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from restore.cli import app
+from restore.io import read_image, write_image
+from restore.testing import synthetic_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARPEN = str(ROOT / "examples" / "pipelines" / "sharpen.yaml")
+INPAINT = str(ROOT / "examples" / "pipelines" / "inpaint.yaml")
+runner = CliRunner()
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    write_image(folder / "a.png", synthetic_photo(40, 60, seed=1))
+    write_image(folder / "nested" / "b.jpg", synthetic_photo(50, 30, seed=2))
+    (folder / "nested" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "notes.txt").write_text("not an image, ignored")
+    return folder
+
+
+def snapshot(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_folder_with_a_corrupt_file(photos: Path, tmp_path: Path) -> None:
+    before = snapshot(photos)
+    out = tmp_path / "out"
+    result = runner.invoke(app, [SHARPEN, str(photos), "-o", str(out), "--tile", "32"])
+    assert result.exit_code == 1, result.output
+    assert (out / "a.png").exists() and (out / "nested" / "b.jpg").exists()
+    assert not (out / "nested" / "broken.jpg").exists()
+    assert "broken.jpg" in result.output and "failed" in result.output
+    assert "2 done, 0 skipped, 1 failed" in result.output
+    assert snapshot(photos) == before  # inputs untouched
+    assert read_image(out / "a.png").pixels.shape == (40, 60, 3)
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+def test_skip_existing_and_overrides(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner.invoke(
+        app, [SHARPEN, str(photos / "a.png"), "-o", str(out), "--set", "sharpen.strength=0"]
+    )
+    # strength 0 is the identity: the override reached the stage
+    np.testing.assert_allclose(
+        read_image(out / "a.png").pixels, read_image(photos / "a.png").pixels, atol=1 / 255
+    )
+    again = runner.invoke(app, [SHARPEN, str(photos / "a.png"), "-o", str(out), "--skip-existing"])
+    assert again.exit_code == 0 and "0 done, 1 skipped, 0 failed" in again.output
+
+
+def test_extra_outputs_and_output_inside_input(photos: Path) -> None:
+    (photos / "nested" / "broken.jpg").unlink()
+    out = photos / "restored"
+    for _ in range(2):  # a second run must not pick up its own outputs as inputs
+        result = runner.invoke(app, ["run", INPAINT, str(photos), "-o", str(out), "-q"])
+        assert result.exit_code == 0, result.output
+        assert "2 done" in result.output
+    assert (out / "a.mask.png").exists() and (out / "nested" / "b.mask.png").exists()
+    assert read_image(out / "a.mask.png").pixels.shape == (40, 60, 1)
+
+
+def test_never_writes_over_an_input(photos: Path) -> None:
+    result = runner.invoke(app, [SHARPEN, str(photos / "a.png"), "-o", str(photos)])
+    assert result.exit_code == 1
+    assert "refusing to overwrite an input file" in result.output
+
+
+def test_check_command(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["check", str(ROOT / "examples" / "pipelines" / "old-photo.yaml")])
+    assert ok.exit_code == 0 and "ok (denoise -> damage -> inpaint" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "nodes:\n  - id: x\n    uses: denoise.nlmean\n  - id: y\n    uses: "
+        "sharpen.unsharp\n    params: {strength: -3}\n"
+    )
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 2
+    assert "unknown stage 'denoise.nlmean'" in result.output and "denoise.nlmeans" in result.output
+    assert "parameter 'strength' = -3" in result.output
+
+
+def test_plugins_command() -> None:
+    result = runner.invoke(app, ["plugins", "--json"])
+    assert result.exit_code == 0
+    stages = {s["name"]: s for p in json.loads(result.output) for s in p["stages"]}
+    assert stages["sharpen.unsharp"]["params"]["strength"]["default"] == 0.8
+    text = runner.invoke(app, ["plugins"])
+    assert "denoise.nlmeans" in text.output and "strength" in text.output
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    missing = runner.invoke(app, [SHARPEN, str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "nowhere: no such file or folder" in missing.output
+    nopipe = runner.invoke(app, [str(tmp_path / "none.yaml"), str(tmp_path)])
+    assert nopipe.exit_code == 2 and "none.yaml: cannot read" in nopipe.output
