@@ -119,7 +119,10 @@ def run_tiled(
     overlap = max(options.overlap, 2 * halo + 2)
     tile = options.tile if options.tile > 0 else max(height, width)
     if tile < max(height, width) and tile <= overlap:
-        raise ValueError(f"tile ({tile}) must be larger than the overlap ({overlap})")
+        logger.warning(
+            "tile %d is not larger than overlap %d: using %d", tile, overlap, 2 * overlap
+        )
+        tile = 2 * overlap
     tile_h, tile_w = min(tile, height), min(tile, width)
     rows = _starts(height, tile_h, tile - overlap)
     cols = _starts(width, tile_w, tile - overlap)
@@ -182,7 +185,8 @@ def run_stage(
     parameter model has it, else ``stage.tiling.working_size``; never upscaled),
     then ``stage.transfer`` lifts the result to full size. For TILE, when the
     device runs out of memory the tile side is halved (not below
-    ``max(64, 4 * halo)``) and the stage starts over; progress starts over too.
+    ``max(64, 4 * halo)``; the overlap is capped at half of it) and the stage
+    starts over, progress included; at the minimum the error is re-raised.
     """
     tiling = stage.tiling
     if options.precision not in tiling.precisions:

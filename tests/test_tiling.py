@@ -169,16 +169,30 @@ def test_image_and_mask_tiled_consistently() -> None:
     np.testing.assert_allclose(tiled["mask"], inputs["mask"], atol=1e-6, rtol=0)
 
 
+def identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return batch
+
+
 def test_bad_inputs() -> None:
-    identity = lambda batch: batch  # noqa: E731
     with pytest.raises(ValueError, match="differ"):
         run_tiled(identity, {"a": image(10, 10), "b": image(10, 11)}, halo=0)
     with pytest.raises(ValueError, match="float32"):
         run_tiled(identity, {"a": np.zeros((10, 10, 3))}, halo=0)
-    with pytest.raises(ValueError, match="overlap"):
-        run_tiled(identity, {"a": image(100, 100)}, halo=20, options=TileOptions(tile=40))
     with pytest.raises(ValueError, match="shape"):
         run_tiled(lambda b: {"a": b["a"][:, :, :-1]}, {"a": image(10, 10)}, halo=0)
+
+
+def test_tile_smaller_than_overlap_is_raised() -> None:
+    calls: list[tuple[int, ...]] = []
+
+    def spy(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        calls.append(tuple(batch["a"].shape))
+        return batch
+
+    inputs = {"a": image(200, 200)}
+    out = run_tiled(spy, inputs, halo=20, options=TileOptions(tile=40, batch_size=1))
+    np.testing.assert_allclose(out["a"], inputs["a"], atol=1e-6)
+    assert {shape[-1] for shape in calls} == {84}  # 2 x overlap (2 * halo + 2)
 
 
 def test_cancel_from_progress() -> None:
@@ -316,7 +330,7 @@ def test_memory_has_no_full_size_accumulators() -> None:
     try:
         inputs = {"image": np.ones((2048, 2048, 3), np.float32)}
         tracemalloc.reset_peak()
-        out = run_tiled(lambda batch: batch, inputs, halo=8, options=TileOptions(tile=512))
+        out = run_tiled(identity, inputs, halo=8, options=TileOptions(tile=512))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
