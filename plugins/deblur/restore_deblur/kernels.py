@@ -6,13 +6,15 @@ Every kernel is square, of odd size at most ``MAX_SIZE`` px, and sums to 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import cv2
 import numpy as np
+import torch
 from pydantic import Field
-from restore import StageParams
+from restore import Stage, StageParams, TilePolicy, Tiling
+from restore.stage import per_image
 
 MAX_SIZE = 31  # the deblur stages' tiling halo (32) covers kernels up to this size
 PAD = 32  # mirror padding (> MAX_SIZE) around each channel before deconvolution
@@ -81,3 +83,28 @@ def deconvolve_channels(
         padded = np.pad(image[..., c], PAD, mode="symmetric")
         out[..., c] = deconvolve(padded)[PAD:-PAD, PAD:-PAD]
     return np.clip(out, 0, 1)
+
+
+class Deconvolution(Stage):
+    """Base of the deconvolution stages: per-channel ``deconvolve`` with the params' kernel."""
+
+    Params = KernelParams
+    tiling = Tiling(policy=TilePolicy.TILE, halo=32)  # kernels are at most 31 px
+
+    def deconvolve(
+        self, channel: np.ndarray, kernel: np.ndarray, params: KernelParams
+    ) -> np.ndarray:
+        """Deconvolve one padded H x W channel."""
+        raise NotImplementedError
+
+    def process(
+        self, inputs: Mapping[str, torch.Tensor], params: StageParams
+    ) -> dict[str, torch.Tensor]:
+        """Deconvolve each image of the batch."""
+        assert isinstance(params, self.Params)
+        kernel = make_kernel(params).astype(np.float32)
+
+        def deblur(image: np.ndarray) -> np.ndarray:
+            return deconvolve_channels(image, lambda x: self.deconvolve(x, kernel, params))
+
+        return {"image": per_image(deblur, inputs["image"])}

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
-import torch
 from pydantic import Field
-from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.stage import per_image
 from skimage.restoration import richardson_lucy
 
-from restore_deblur.kernels import KernelParams, deconvolve_channels, make_kernel
+from restore_deblur.kernels import Deconvolution, KernelParams
 
 
 class RichardsonLucyParams(KernelParams):
@@ -22,7 +17,7 @@ class RichardsonLucyParams(KernelParams):
     )
 
 
-class RichardsonLucy(Stage):
+class RichardsonLucy(Deconvolution):
     """Richardson-Lucy deconvolution (scikit-image), per channel."""
 
     name = "deblur.richardson_lucy"
@@ -32,18 +27,9 @@ class RichardsonLucy(Stage):
         "the 32 px halo; a larger blur would need WHOLE tiling."
     )
     Params = RichardsonLucyParams
-    tiling = Tiling(policy=TilePolicy.TILE, halo=32)
 
-    def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
-    ) -> dict[str, torch.Tensor]:
-        """Deconvolve each image of the batch."""
-        assert isinstance(params, RichardsonLucyParams)
-        kernel = make_kernel(params).astype(np.float32)
-
-        def deblur(image: np.ndarray) -> np.ndarray:
-            return deconvolve_channels(
-                image, lambda x: richardson_lucy(x, kernel, params.iterations, clip=False)
-            )
-
-        return {"image": per_image(deblur, inputs["image"])}
+    def deconvolve(
+        self, channel: np.ndarray, kernel: np.ndarray, params: RichardsonLucyParams
+    ) -> np.ndarray:
+        """Run Richardson-Lucy iterations on one channel."""
+        return richardson_lucy(channel, kernel, params.iterations, clip=False)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
-import torch
 from pydantic import Field
-from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.stage import per_image
 from skimage.restoration import wiener
 
-from restore_deblur.kernels import KernelParams, deconvolve_channels, make_kernel
+from restore_deblur.kernels import Deconvolution, KernelParams
 
 
 class WienerParams(KernelParams):
@@ -22,7 +17,7 @@ class WienerParams(KernelParams):
     )
 
 
-class Wiener(Stage):
+class Wiener(Deconvolution):
     """Wiener deconvolution (scikit-image, Laplacian regulariser), per channel."""
 
     name = "deblur.wiener"
@@ -32,18 +27,9 @@ class Wiener(Stage):
         "a larger blur would need WHOLE tiling."
     )
     Params = WienerParams
-    tiling = Tiling(policy=TilePolicy.TILE, halo=32)
 
-    def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
-    ) -> dict[str, torch.Tensor]:
-        """Deconvolve each image of the batch."""
-        assert isinstance(params, WienerParams)
-        kernel = make_kernel(params)
-
-        def deblur(image: np.ndarray) -> np.ndarray:
-            return deconvolve_channels(
-                image, lambda x: wiener(x, kernel, params.balance, clip=False)
-            )
-
-        return {"image": per_image(deblur, inputs["image"])}
+    def deconvolve(
+        self, channel: np.ndarray, kernel: np.ndarray, params: WienerParams
+    ) -> np.ndarray:
+        """Wiener-deconvolve one channel."""
+        return wiener(channel, kernel, params.balance, clip=False)
