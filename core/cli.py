@@ -1,8 +1,10 @@
-"""The ``restore`` command line: ``restore PIPELINE INPUT``, ``plugins`` and ``check``."""
+"""The ``restore`` command line: ``restore PIPELINE INPUT``, ``plugins``, ``check``, ``degrade``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from restore.batch import BatchRunner, FileOutcome
+from restore.batch import BatchRunner, FileOutcome, discover
+from restore.degrade import DATA_ENV, DEFAULT_DATA, RECIPES, Recipe, load_recipe
 from restore.errors import Cancelled, PipelineError, RestoreError
+from restore.io import read_image, write_image
 from restore.pipeline import Pipeline
 from restore.plugins import Registry
 from restore.progress import RichObserver
@@ -188,6 +192,67 @@ def plugins(
                     f"      {name} = {default!r}  {schema.get('description', '')}",
                     highlight=False,
                 )
+
+
+def _degrade_file(recipe: Recipe, path: Path, target: Path, seed: int) -> list[Path]:
+    pixels = read_image(path).pixels
+    degraded = recipe.apply(pixels, seed)
+    written = [write_image(target, degraded.image, protect=[path])]
+    if recipe.makes_mask:
+        mask_path = target.with_name(f"{target.stem}.mask.png")
+        written.append(write_image(mask_path, degraded.mask, protect=[path]))
+    return written
+
+
+@app.command()
+def degrade(
+    recipe: Annotated[
+        str | None, typer.Argument(help="built-in recipe name (see --list) or recipe.yaml")
+    ] = None,
+    source: Annotated[
+        Path | None, typer.Argument(help="an image file or a folder (recursive)")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="output folder")] = Path(
+        "degraded"
+    ),
+    seed: Annotated[int, typer.Option(help="base seed; each file's seed adds its path")] = 0,
+    data: Annotated[
+        Path, typer.Option(envvar=DATA_ENV, help="data root for kernels and overlays")
+    ] = DEFAULT_DATA,
+    list_: Annotated[bool, typer.Option("--list", help="list the built-in recipes")] = False,
+) -> None:
+    """Write degraded copies of SOURCE (PNG, plus <stem>.mask.png for damage) into --output."""
+    if list_:
+        out = Console()
+        for name, builtin in RECIPES.items():
+            out.print(f"[bold]{name}[/]: {builtin.description}", highlight=False, soft_wrap=True)
+        return
+    if recipe is None or source is None:
+        raise _fail("expected RECIPE and SOURCE (or --list)")
+    try:
+        chosen = load_recipe(recipe, data)
+        files = discover(source, exclude=output)
+    except RestoreError as error:
+        raise _fail(str(error)) from None
+    if not files:
+        raise _fail(f"{source}: no image files found")
+    outcomes = []
+    for path, relative in files:
+        start = time.perf_counter()
+        digest = hashlib.sha256(f"{seed}:{relative.as_posix()}".encode()).digest()
+        try:
+            target = output / relative.with_suffix(".png")
+            written = _degrade_file(chosen, path, target, int.from_bytes(digest[:8], "big"))
+            outcome = FileOutcome(relative, "done", written=written)
+        except RestoreError as error:
+            outcome = FileOutcome(relative, "failed", message=str(error))
+        outcome.seconds = time.perf_counter() - start
+        outcomes.append(outcome)
+    console.print(_summary(outcomes))
+    failed = sum(o.status == "failed" for o in outcomes)
+    console.print(f"{len(outcomes) - failed} done, {failed} failed -> {output}")
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:
