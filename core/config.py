@@ -92,8 +92,11 @@ def parse_config(data: Any, source: str | Path | None = None) -> PipelineConfig:
         raise PipelineError(problems, source) from None
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a pipeline file; a missing file or bad YAML is a one-line PipelineError."""
+def load_yaml(
+    path: str | Path, shape: str = "a pipeline must be a mapping with a 'nodes' list"
+) -> dict[str, Any]:
+    """Read a YAML mapping (pipeline, recipe); a missing file, bad YAML or another
+    shape (``shape`` says what is expected) is a one-line PipelineError."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -105,7 +108,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         problem = getattr(error, "problem", None) or str(error)
         raise PipelineError([f"invalid YAML: {where}{problem}"], path) from None
     if not isinstance(data, dict):
-        raise PipelineError(["a pipeline must be a mapping with a 'nodes' list"], path)
+        raise PipelineError([shape], path)
     return data
 
 

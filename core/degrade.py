@@ -19,11 +19,11 @@ from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
-import yaml
 from PIL import Image
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from restore.color import luma
+from restore.config import load_yaml
 from restore.errors import PipelineError, RestoreError
 
 Array = np.ndarray
@@ -517,17 +517,7 @@ def load_recipe(name_or_path: str | Path, data: str | Path | None = None) -> Rec
     if path.suffix.lower() not in (".yaml", ".yml") and not path.exists():
         known = ", ".join(RECIPES)
         raise PipelineError([f"unknown recipe (built-in: {known}; or a .yaml file)"], key)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PipelineError([f"cannot read: {error.strerror or error}"], path) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or error
-        raise PipelineError([f"invalid YAML: {where}{problem}"], path) from None
-    if not isinstance(raw, dict):
-        raise PipelineError(["a recipe must be a mapping with a 'steps' list"], path)
+    raw = load_yaml(path, "a recipe must be a mapping with a 'steps' list")
     try:
         recipe = Recipe.model_validate({"name": path.stem, **raw})
     except ValidationError as error:
