@@ -5,15 +5,14 @@ Every kernel is square, of odd size at most ``MAX_SIZE`` px, and sums to 1.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 from pydantic import Field
 from restore import Stage, StageParams, TilePolicy, Tiling
+from restore.degrade import disk_kernel, gaussian_kernel, motion_kernel
 from restore.stage import per_image
 
 MAX_SIZE = 31  # the deblur stages' tiling halo (32) covers kernels up to this size
@@ -33,40 +32,12 @@ class KernelParams(StageParams):
 
 
 def make_kernel(params: KernelParams) -> np.ndarray:
-    """The normalised float64 kernel ``params`` describe."""
+    """The normalised kernel ``params`` describe (the kernels ``restore.degrade`` blurs with)."""
     if params.kernel == "gaussian":
-        kernel = gaussian(params.sigma)
-    elif params.kernel == "motion":
-        kernel = motion(params.length, params.angle)
-    else:
-        kernel = disk(params.radius)
-    return kernel / kernel.sum()
-
-
-def gaussian(sigma: float) -> np.ndarray:
-    """Isotropic Gaussian, truncated at 3 sigma."""
-    half = math.ceil(3 * sigma)
-    x = np.arange(-half, half + 1, dtype=np.float64)
-    row = np.exp(-(x**2) / (2 * sigma**2))
-    return np.outer(row, row)
-
-
-def motion(length: int, angle: float) -> np.ndarray:
-    """A line ``length`` px long centred on the middle pixel, rotated ``angle`` degrees."""
-    size = length | 1
-    kernel = np.zeros((size, size), np.float64)
-    kernel[size // 2] = 1
-    if length % 2 == 0:  # an even length ends half-way into the outermost pixels
-        kernel[size // 2, [0, -1]] = 0.5
-    rotation = cv2.getRotationMatrix2D((size // 2, size // 2), angle, 1.0)
-    return cv2.warpAffine(kernel, rotation, (size, size), flags=cv2.INTER_LINEAR)
-
-
-def disk(radius: float) -> np.ndarray:
-    """A uniform disk (out-of-focus blur)."""
-    half = math.floor(radius)
-    y, x = np.mgrid[-half : half + 1, -half : half + 1]
-    return (x**2 + y**2 <= radius**2).astype(np.float64)
+        return gaussian_kernel(params.sigma)
+    if params.kernel == "motion":
+        return motion_kernel(params.length, params.angle)
+    return disk_kernel(params.radius)
 
 
 def deconvolve_channels(
