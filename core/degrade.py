@@ -10,6 +10,7 @@ the data root: ``load_recipe(..., data=)``, else ``$RESTORE_DATA``, else
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -526,3 +527,13 @@ def load_recipe(name_or_path: str | Path, data: str | Path | None = None) -> Rec
         ]
         raise PipelineError(problems, path) from None
     return recipe.with_data(root)
+
+
+def file_seed(seed: int, relative: str | Path) -> int:
+    """The seed of one file of a folder: ``seed`` mixed with its relative path.
+
+    ``restore degrade`` and ``restore eval`` use it, so a file gets the same
+    degradation whatever the order or subset of files it is processed with.
+    """
+    digest = hashlib.sha256(f"{seed}:{Path(relative).as_posix()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")

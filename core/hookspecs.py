@@ -9,18 +9,28 @@ here makes the plugin fail to load.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from restore.stage import Stage
+
+if TYPE_CHECKING:  # training pulls in torch.nn, I/O and degradations: keep `import restore` light
+    from restore.training import TrainingRecipe
 
 PROJECT = "restore"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 RegisterStage = Callable[[type[Stage]], None]
+RegisterTraining = Callable[["TrainingRecipe"], None]
 
 
 @hookspec
 def register_stages(register: RegisterStage) -> None:
     """Contribute stages: call ``register(StageClass)`` once per stage class."""
+
+
+@hookspec
+def register_training(register: RegisterTraining) -> None:
+    """Contribute training recipes: call ``register(TrainingRecipe(...))`` once per recipe."""

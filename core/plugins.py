@@ -21,8 +21,9 @@ import pluggy
 import torch
 
 from restore import hookspecs
-from restore.errors import PipelineError
+from restore.errors import PipelineError, RestoreError
 from restore.stage import Stage, check_stage_class
+from restore.training import TrainingRecipe
 
 ENTRY_POINT_GROUP = "restore.plugins"
 ALLOW_ENV = "RESTORE_PLUGINS"
@@ -37,6 +38,7 @@ class PluginInfo:
     version: str | None = None
     module: str | None = None
     stages: list[str] = field(default_factory=list)
+    training: list[str] = field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
 
@@ -61,6 +63,7 @@ class Registry:
         self._stages: dict[str, type[Stage]] = {}
         self._owners: dict[str, str] = {}
         self._instances: dict[tuple[str, str], Stage] = {}
+        self._recipes: dict[str, TrainingRecipe] = {}
         self._lock = threading.Lock()
         self._manager = pluggy.PluginManager(hookspecs.PROJECT)
         self._manager.add_hookspecs(hookspecs)
@@ -113,28 +116,54 @@ class Registry:
                 self._manager.unregister(plugin)
             info.error = f"invalid hooks: {error}"
             return info
-        contributed: list[type[Stage]] = []
         try:
-            for impl in self._manager.hook.register_stages.get_hookimpls():
-                if impl.plugin is plugin:
-                    hook_args = {"register": contributed.append}
-                    impl.function(**{arg: hook_args[arg] for arg in impl.argnames})
-            for stage in contributed:
+            stages = self._collect("register_stages", plugin)
+            recipes = self._collect("register_training", plugin)
+            for stage in stages:
                 check_stage_class(stage)
                 if stage.name in self._stages:
                     raise TypeError(
                         f"stage {stage.name!r} is already provided by plugin "
                         f"{self._owners[stage.name]!r}"
                     )
+            for recipe in recipes:
+                if not isinstance(recipe, TrainingRecipe):
+                    raise TypeError(f"{recipe!r} is not a restore.training.TrainingRecipe")
+                if recipe.name in self._recipes:
+                    raise TypeError(f"training recipe {recipe.name!r} is registered twice")
         except Exception as error:
             self._manager.unregister(plugin)
-            info.error = f"register_stages failed: {_one_line(error)}"
+            info.error = f"registration failed: {_one_line(error)}"
             return info
-        for stage in contributed:
+        for stage in stages:
             self._stages[stage.name] = stage
             self._owners[stage.name] = info.name
             info.stages.append(stage.name)
+        for recipe in recipes:
+            self._recipes[recipe.name] = recipe
+            info.training.append(recipe.name)
         return info
+
+    def _collect(self, hook: str, plugin: ModuleType | object) -> list[Any]:
+        """What one plugin's implementation of a ``register_*`` hook registers."""
+        contributed: list[Any] = []
+        for impl in getattr(self._manager.hook, hook).get_hookimpls():
+            if impl.plugin is plugin:
+                impl.function(**{arg: contributed.append for arg in impl.argnames})
+        return contributed
+
+    @property
+    def training(self) -> Mapping[str, TrainingRecipe]:
+        """Every registered training recipe by name."""
+        return dict(self._recipes)
+
+    def recipe(self, name: str) -> TrainingRecipe:
+        """The training recipe called ``name``; the error lists the registered ones."""
+        try:
+            return self._recipes[name]
+        except KeyError:
+            known = ", ".join(sorted(self._recipes)) or "none"
+            raise RestoreError(f"unknown training recipe {name!r} (known: {known})") from None
 
     @property
     def stages(self) -> Mapping[str, type[Stage]]:
@@ -200,6 +229,7 @@ class Registry:
                     "error": info.error,
                     "skipped": info.skipped,
                     "stages": stages,
+                    "training": info.training,
                 }
             )
         return described

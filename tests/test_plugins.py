@@ -19,7 +19,7 @@ from restore.plugins import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILT_IN = {
-    "denoise": {"denoise.nlmeans"},
+    "denoise": {"denoise.nlmeans", "denoise.dncnn", "denoise.mwcnn"},
     "deblur": {"deblur.wiener", "deblur.richardson_lucy"},
     "sharpen": {"sharpen.unsharp"},
     "inpaint": {"inpaint.damage_mask", "inpaint.opencv"},
@@ -46,7 +46,7 @@ def test_built_in_plugins_found_through_entry_points() -> None:
 
 def test_environment_restricts_and_blocks() -> None:
     only = Registry.from_entry_points({"RESTORE_PLUGINS": "denoise,sharpen"})
-    assert set(only.stages) == {"denoise.nlmeans", "sharpen.unsharp"}
+    assert set(only.stages) == BUILT_IN["denoise"] | {"sharpen.unsharp"}
     assert {i.name for i in only.plugins if i.skipped} == {"deblur", "inpaint", "colorize"}
     blocked = Registry.from_entry_points({"RESTORE_DISABLE_PLUGINS": "denoise"})
     assert "denoise.nlmeans" not in blocked.stages and "sharpen.unsharp" in blocked.stages

@@ -1,14 +1,25 @@
-"""restore-denoise: classical denoising baselines (OpenCV non-local means)."""
+"""restore-denoise: learned blind denoisers (DnCNN family, MWCNN) and OpenCV non-local means."""
 
 from __future__ import annotations
 
 from restore import hookimpl
-from restore.hookspecs import RegisterStage
+from restore.hookspecs import RegisterStage, RegisterTraining
 
+from restore_denoise.learned import DnCNNDenoise, MWCNNDenoise
 from restore_denoise.nlmeans import NLMeans
+from restore_denoise.recipes import RECIPES
 
 
 @hookimpl
 def register_stages(register: RegisterStage) -> None:
     """Register the denoising stages."""
     register(NLMeans)
+    register(DnCNNDenoise)
+    register(MWCNNDenoise)
+
+
+@hookimpl
+def register_training(register: RegisterTraining) -> None:
+    """Register the training recipes of the learned denoisers."""
+    for recipe in RECIPES:
+        register(recipe)

@@ -50,7 +50,7 @@ def denoise(image: np.ndarray, **params: object) -> np.ndarray:
 def test_registers_through_the_plugin_hook() -> None:
     registry = Registry.from_plugins(restore_denoise)
     assert not list(registry.broken())
-    assert set(registry.stages) == {"denoise.nlmeans"}
+    assert set(registry.stages) == {"denoise.nlmeans", "denoise.dncnn", "denoise.mwcnn"}
 
 
 def test_installed_entry_point_provides_the_stages() -> None:
@@ -58,7 +58,7 @@ def test_installed_entry_point_provides_the_stages() -> None:
     assert [(info.name, info.error) for info in registry.plugins if not info.skipped] == [
         ("denoise", None)
     ]
-    assert set(registry.stages) == {"denoise.nlmeans"}
+    assert set(registry.stages) == {"denoise.nlmeans", "denoise.dncnn", "denoise.mwcnn"}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,86 @@
+"""``restore train``: run a plugin's training recipe and export its weights."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from restore.cli import app, console, fail
+from restore.degrade import DATA_ENV, DEFAULT_DATA
+from restore.errors import RestoreError
+from restore.plugins import Registry
+from restore.training import train as run_training
+
+
+@app.command()
+def train(
+    recipe: Annotated[str, typer.Argument(help="training recipe, e.g. denoise.dncnn-gray")],
+    out: Annotated[Path, typer.Option("--out", help="weights file to write (.safetensors)")],
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(help="training image folder (repeatable); default: the recipe's"),
+    ] = None,
+    data_root: Annotated[
+        Path, typer.Option(envvar=DATA_ENV, help="root of the recipe's default folders")
+    ] = DEFAULT_DATA,
+    steps: Annotated[
+        int | None, typer.Option(help="optimiser steps; default: the recipe's")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of sampling, degradation and init")] = 0,
+    resume: Annotated[bool, typer.Option(help="continue from <out>.ckpt")] = False,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+) -> None:
+    """Train RECIPE's model on synthesized degradations; write weights + manifest to --out."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    registry = Registry.from_entry_points()
+    try:
+        chosen = registry.recipe(recipe)
+    except RestoreError as error:
+        raise fail(str(error)) from None
+    if out.suffix != ".safetensors":
+        raise fail(f"{out}: the weights file must end in .safetensors")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["restore", *sys.argv[1:]])
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("loss {task.fields[loss]:.5f}  val PSNR {task.fields[psnr]}"),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(recipe, total=steps or chosen.steps, loss=0.0, psnr="-")
+
+        def report(step: int, total: int, loss: float, psnr: float | None) -> None:
+            fields = {"loss": loss} | ({"psnr": f"{psnr:.2f} dB"} if psnr is not None else {})
+            progress.update(task, completed=step, total=total, **fields)
+            if psnr is not None and not console.is_terminal:
+                console.print(f"step {step}/{total} loss {loss:.5f} val PSNR {psnr:.2f} dB")
+
+        try:
+            manifest = run_training(
+                chosen,
+                out,
+                data_root=data_root,
+                folders=data or [],
+                steps=steps,
+                seed=seed,
+                resume=resume,
+                command=command,
+                report=report,
+            )
+        except RestoreError as error:
+            raise fail(str(error)) from None
+    Console().print(
+        f"wrote {out} ({manifest.parameters} parameters, validation PSNR "
+        f"{manifest.quality['validation_psnr']:.2f} dB, sha256 {manifest.sha256[:12]}…)"
+    )

@@ -1,0 +1,266 @@
+"""Training toolkit: recipes, patches sampled from image folders, the loop, export.
+
+A plugin registers ``TrainingRecipe`` objects (hook ``register_training``); the
+``restore train`` command runs one on CPU or GPU, checkpoints as it goes (resume
+with ``--resume``) and exports safetensors weights with a manifest.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from restore.color import to_channels
+from restore.degrade import Recipe, load_recipe
+from restore.errors import RestoreError
+from restore.io import SUPPORTED_SUFFIXES, read_image
+from restore.weights import Manifest, Training, save_weights
+
+Predict = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def predict_residual(model: nn.Module, degraded: torch.Tensor) -> torch.Tensor:
+    """Residual learning (DnCNN): the network predicts the degradation, which is removed."""
+    return degraded - model(degraded)
+
+
+def mse(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """Mean squared error."""
+    return F.mse_loss(restored, clean)
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How to train the weights of one stage: model, data, degradation and schedule.
+
+    ``data`` folders and a ``degradation`` YAML path are relative to the data
+    root (``--data-root``, default ``../shared/data``). ``holdout`` percent of
+    the images (chosen by a hash of their file name, so stable) is never
+    trained on and serves for validation.
+    """
+
+    name: str
+    stage: str
+    architecture: str
+    build: Callable[[Mapping[str, Any]], nn.Module]
+    config: Mapping[str, Any]
+    degradation: str
+    channels: Literal[1, 3]
+    data: tuple[str, ...]
+    description: str = ""
+    predict: Predict = predict_residual
+    loss: Loss = mse
+    patch: int = 64
+    batch: int = 16
+    steps: int = 8000
+    lr: float = 1e-3
+    holdout: int = 5
+    validation_size: int = 256
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def held_out(relative: Path, percent: int) -> bool:
+    """Whether an image is in the validation split (stable: a hash of its name)."""
+    digest = hashlib.sha256(relative.as_posix().encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < percent
+
+
+class ImageBank:
+    """The images of some folders, held in memory as uint8, for patch sampling."""
+
+    def __init__(
+        self, folders: Sequence[Path], channels: int, *, split: str, holdout: int, minimum: int
+    ) -> None:
+        self.images: list[np.ndarray] = []
+        for folder in folders:
+            if not folder.is_dir():
+                raise RestoreError(f"{folder}: training data folder not found")
+            for path in sorted(folder.rglob("*")):
+                relative = path.relative_to(folder)
+                if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    continue
+                if held_out(relative, holdout) != (split == "validation"):
+                    continue
+                pixels = to_channels(read_image(path).pixels, channels)
+                if min(pixels.shape[:2]) >= minimum:
+                    self.images.append(np.round(pixels * 255).astype(np.uint8))
+        if not self.images:
+            raise RestoreError(f"no {split} images of at least {minimum} px in {list(folders)}")
+
+    def patches(self, rng: np.random.Generator, count: int, size: int) -> np.ndarray:
+        """``count`` random ``size`` x ``size`` crops, randomly flipped and rotated."""
+        out = np.empty((count, size, size, self.images[0].shape[2]), np.float32)
+        for k in range(count):
+            image = self.images[rng.integers(len(self.images))]
+            y = rng.integers(image.shape[0] - size + 1)
+            x = rng.integers(image.shape[1] - size + 1)
+            patch = np.rot90(image[y : y + size, x : x + size], rng.integers(4))
+            out[k] = (patch[:, ::-1] if rng.random() < 0.5 else patch) / 255
+        return out
+
+    def validation_set(self, size: int) -> list[np.ndarray]:
+        """Each image centre-cropped to at most ``size`` x ``size``, as float32."""
+        crops = []
+        for image in self.images:
+            y = max(0, (image.shape[0] - size) // 2)
+            x = max(0, (image.shape[1] - size) // 2)
+            crops.append(image[y : y + size, x : x + size].astype(np.float32) / 255)
+        return crops
+
+
+def to_tensor(batch: np.ndarray) -> torch.Tensor:
+    """N x H x W x C float32 numpy -> N x C x H x W channels-last tensor."""
+    tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
+    return tensor.contiguous(memory_format=torch.channels_last)
+
+
+def degrade_batch(recipe: Recipe, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Apply a degradation recipe to every patch of a batch."""
+    return np.stack([recipe.apply(patch, rng).image for patch in clean])
+
+
+def validation_psnr(
+    recipe: TrainingRecipe, model: nn.Module, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> float:
+    """Mean PSNR (8-bit quantised) of the model's restorations of held-out images."""
+    model.eval()
+    scores = []
+    with torch.inference_mode():
+        for degraded, clean in pairs:
+            height, width = clean.shape[:2]
+            multiple = int(recipe.extra.get("multiple", 1))
+            padded = np.pad(
+                degraded, ((0, -height % multiple), (0, -width % multiple), (0, 0)), "reflect"
+            )
+            restored = recipe.predict(model, to_tensor(padded[None]))[0].permute(1, 2, 0)
+            restored = np.round(restored[:height, :width].clamp(0, 1).numpy() * 255)
+            error = np.mean((restored - np.round(clean * 255)) ** 2)
+            scores.append(10 * math.log10(255**2 / max(error, 1e-10)))
+    model.train()
+    return float(np.mean(scores))
+
+
+StepReport = Callable[[int, int, float, float | None], None]
+"""(step, total steps, loss, validation PSNR or None)."""
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def train(
+    recipe: TrainingRecipe,
+    out: Path,
+    *,
+    data_root: Path,
+    folders: Sequence[Path] = (),
+    steps: int | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    command: str = "",
+    report: StepReport | None = None,
+    evaluations: int = 10,
+) -> Manifest:
+    """Train ``recipe`` and export ``out`` (.safetensors + .json manifest).
+
+    A checkpoint ``<out>.ckpt`` is written at every evaluation; with ``resume``
+    training continues from it exactly (model, optimiser, schedule, RNG states).
+    """
+    steps = steps or recipe.steps
+    folders = list(folders) or [data_root / name for name in recipe.data]
+    degradation = load_recipe(recipe.degradation, data_root)
+    train_bank = ImageBank(
+        folders, recipe.channels, split="train", holdout=recipe.holdout, minimum=recipe.patch
+    )
+    validation_bank = ImageBank(
+        folders, recipe.channels, split="validation", holdout=recipe.holdout, minimum=16
+    )
+    validation_rng = np.random.default_rng(seed + 1)
+    pairs = [
+        (degradation.apply(clean, validation_rng).image, clean)
+        for clean in validation_bank.validation_set(recipe.validation_size)
+    ]
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = recipe.build(dict(recipe.config)).to(memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1)))
+    )
+    checkpoint = out.with_suffix(".ckpt")
+    start, seconds = 0, 0.0
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        start, seconds = state["step"], state["seconds"]
+
+    every = max(1, steps // evaluations)
+    began = time.perf_counter() - seconds
+    psnr = None
+    for step in range(start + 1, steps + 1):
+        clean = train_bank.patches(rng, recipe.batch, recipe.patch)
+        degraded = degrade_batch(degradation, clean, rng)
+        loss = recipe.loss(recipe.predict(model, to_tensor(degraded)), to_tensor(clean))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        psnr = None
+        if step % every == 0 or step == steps:
+            psnr = validation_psnr(recipe, model, pairs)
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                    "seconds": time.perf_counter() - began,
+                },
+            )
+        if report is not None:
+            report(step, steps, loss.item(), psnr)
+
+    final_psnr = psnr if psnr is not None else validation_psnr(recipe, model, pairs)
+    manifest = save_weights(
+        model,
+        out,
+        name=out.stem,
+        stage=recipe.stage,
+        architecture=recipe.architecture,
+        config=dict(recipe.config),
+        version="1",
+        training=Training(
+            data=[str(folder) for folder in folders],
+            recipe=recipe.degradation,
+            command=command,
+            steps=steps,
+            seconds=round(time.perf_counter() - began, 1),
+            date=datetime.date.today().isoformat(),
+        ),
+        quality={"validation_psnr": round(final_psnr, 3)},
+    )
+    checkpoint.unlink(missing_ok=True)
+    return manifest

@@ -1,0 +1,41 @@
+"""Training recipes of the learned denoisers (``restore train denoise.dncnn-gray`` ...).
+
+Blind over noise levels 0-55 (8-bit units), with 8-bit clipped noisy inputs; gray
+models train on BSD400, colour models on CBSD432 (both under the data root).
+"""
+
+from __future__ import annotations
+
+from restore.training import TrainingRecipe
+
+from restore_denoise.networks import MWCNN, DnCNN
+
+
+def _recipe(stage: str, model: str, colour: bool, **settings: object) -> TrainingRecipe:
+    channels = 3 if colour else 1
+    network = {"dncnn": (DnCNN, "DnCNN-S2", 2), "mwcnn": (MWCNN, "MWCNN-S", 8)}[model]
+    build, architecture, multiple = network
+    return TrainingRecipe(
+        name=f"{stage}-{'color' if colour else 'gray'}",
+        stage=stage,
+        architecture=architecture,
+        build=lambda config: build(**config),
+        config={"channels": channels, **settings},
+        degradation="noise-blind",
+        channels=channels,
+        data=("CBSD432_filtered",) if colour else ("BSD400_gray",),
+        description=f"{architecture} blind denoiser for {'colour' if colour else 'gray'} photos",
+        patch=64,
+        batch=16,
+        steps=8000,
+        lr=1e-3,
+        extra={"multiple": multiple},
+    )
+
+
+RECIPES = (
+    _recipe("denoise.dncnn", "dncnn", colour=False, width=64, depth=15),
+    _recipe("denoise.dncnn", "dncnn", colour=True, width=64, depth=15),
+    _recipe("denoise.mwcnn", "mwcnn", colour=False, widths=(64, 128, 256), blocks=2),
+    _recipe("denoise.mwcnn", "mwcnn", colour=True, widths=(64, 128, 256), blocks=2),
+)
