@@ -61,10 +61,10 @@ class DnCNNDenoise(LearnedDenoiser):
         "Learned blind denoiser (DnCNN at half resolution, residual): gray or colour "
         "weights chosen by the input; trained here on sigma 0-55."
     )
-    architecture = "DnCNN-S2"
+    architecture = "DnCNN-RB-S2"
     build = DnCNN
     weights: ClassVar[Mapping[int, str]] = {1: "dncnn-gray", 3: "dncnn-color"}
-    tiling = Tiling(policy=TilePolicy.TILE, halo=32, multiple=2, precisions=("float32", "bfloat16"))
+    tiling = Tiling(policy=TilePolicy.TILE, halo=40, multiple=2, precisions=("float32", "bfloat16"))
 
 
 class MWCNNDenoise(LearnedDenoiser):
@@ -78,4 +78,6 @@ class MWCNNDenoise(LearnedDenoiser):
     architecture = "MWCNN-S"
     build = MWCNN
     weights: ClassVar[Mapping[int, str]] = {1: "mwcnn-gray", 3: "mwcnn-color"}
-    tiling = Tiling(policy=TilePolicy.TILE, halo=96, multiple=8, precisions=("float32", "bfloat16"))
+    tiling = Tiling(
+        policy=TilePolicy.TILE, halo=128, multiple=8, precisions=("float32", "bfloat16")
+    )

@@ -11,9 +11,9 @@ from restore.training import TrainingRecipe
 from restore_denoise.networks import MWCNN, DnCNN
 
 
-def _recipe(stage: str, model: str, colour: bool, **settings: object) -> TrainingRecipe:
+def _recipe(stage: str, model: str, colour: bool, steps: int, **settings: object) -> TrainingRecipe:
     channels = 3 if colour else 1
-    network = {"dncnn": (DnCNN, "DnCNN-S2", 2), "mwcnn": (MWCNN, "MWCNN-S", 8)}[model]
+    network = {"dncnn": (DnCNN, "DnCNN-RB-S2", 2), "mwcnn": (MWCNN, "MWCNN-S", 8)}[model]
     build, architecture, multiple = network
     return TrainingRecipe(
         name=f"{stage}-{'color' if colour else 'gray'}",
@@ -27,15 +27,15 @@ def _recipe(stage: str, model: str, colour: bool, **settings: object) -> Trainin
         description=f"{architecture} blind denoiser for {'colour' if colour else 'gray'} photos",
         patch=64,
         batch=16,
-        steps=8000,
+        steps=steps,
         lr=1e-3,
         extra={"multiple": multiple},
     )
 
 
 RECIPES = (
-    _recipe("denoise.dncnn", "dncnn", colour=False, width=64, depth=15),
-    _recipe("denoise.dncnn", "dncnn", colour=True, width=64, depth=15),
-    _recipe("denoise.mwcnn", "mwcnn", colour=False, widths=(64, 128, 256), blocks=2),
-    _recipe("denoise.mwcnn", "mwcnn", colour=True, widths=(64, 128, 256), blocks=2),
+    _recipe("denoise.dncnn", "dncnn", colour=False, steps=7000, width=64, blocks=7),
+    _recipe("denoise.dncnn", "dncnn", colour=True, steps=7000, width=64, blocks=7),
+    _recipe("denoise.mwcnn", "mwcnn", colour=False, steps=5000, widths=(32, 64, 128), blocks=2),
+    _recipe("denoise.mwcnn", "mwcnn", colour=True, steps=5000, widths=(32, 64, 128), blocks=2),
 )

@@ -1,0 +1,76 @@
+"""``restore degrade``: write degraded copies of images (and damage masks) to build test sets."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from restore.batch import FileOutcome, discover
+from restore.cli import app, console, fail, summary
+from restore.degrade import DATA_ENV, DEFAULT_DATA, RECIPES, Recipe, file_seed, load_recipe
+from restore.errors import RestoreError
+from restore.io import read_image, write_image
+
+
+def _degrade_file(recipe: Recipe, path: Path, target: Path, seed: int) -> list[Path]:
+    pixels = read_image(path).pixels
+    degraded = recipe.apply(pixels, seed)
+    written = [write_image(target, degraded.image, protect=[path])]
+    if recipe.makes_mask:
+        mask_path = target.with_name(f"{target.stem}.mask.png")
+        written.append(write_image(mask_path, degraded.mask, protect=[path]))
+    return written
+
+
+@app.command()
+def degrade(
+    recipe: Annotated[
+        str | None, typer.Argument(help="built-in recipe name (see --list) or recipe.yaml")
+    ] = None,
+    source: Annotated[
+        Path | None, typer.Argument(help="an image file or a folder (recursive)")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="output folder")] = Path(
+        "degraded"
+    ),
+    seed: Annotated[int, typer.Option(help="base seed; each file's seed adds its path")] = 0,
+    data: Annotated[
+        Path, typer.Option(envvar=DATA_ENV, help="data root for kernels and overlays")
+    ] = DEFAULT_DATA,
+    list_: Annotated[bool, typer.Option("--list", help="list the built-in recipes")] = False,
+) -> None:
+    """Write degraded copies of SOURCE (PNG, plus <stem>.mask.png for damage) into --output."""
+    if list_:
+        out = Console()
+        for name, builtin in RECIPES.items():
+            out.print(f"[bold]{name}[/]: {builtin.description}", highlight=False, soft_wrap=True)
+        return
+    if recipe is None or source is None:
+        raise fail("expected RECIPE and SOURCE (or --list)")
+    try:
+        chosen = load_recipe(recipe, data)
+        files = discover(source, exclude=output)
+    except RestoreError as error:
+        raise fail(str(error)) from None
+    if not files:
+        raise fail(f"{source}: no image files found")
+    outcomes = []
+    for path, relative in files:
+        start = time.perf_counter()
+        try:
+            target = output / relative.with_suffix(".png")
+            written = _degrade_file(chosen, path, target, file_seed(seed, relative))
+            outcome = FileOutcome(relative, "done", written=written)
+        except RestoreError as error:
+            outcome = FileOutcome(relative, "failed", message=str(error))
+        outcome.seconds = time.perf_counter() - start
+        outcomes.append(outcome)
+    console.print(summary(outcomes))
+    failed = sum(o.status == "failed" for o in outcomes)
+    console.print(f"{len(outcomes) - failed} done, {failed} failed -> {output}")
+    if failed:
+        raise typer.Exit(1)
