@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -118,14 +117,19 @@ def run_tiled(
         raise ValueError("halo must be >= 0, scale >= 1 and multiple >= 1")
     overlap = max(options.overlap, 2 * halo + 2)
     tile = options.tile if options.tile > 0 else max(height, width)
-    if tile < max(height, width) and tile <= overlap:
-        logger.warning(
-            "tile %d is not larger than overlap %d: using %d", tile, overlap, 2 * overlap
-        )
-        tile = 2 * overlap
+    if tile < max(height, width):
+        if tile <= overlap:
+            logger.warning(
+                "tile %d is not larger than overlap %d: using %d", tile, overlap, 2 * overlap
+            )
+            tile = 2 * overlap
+        # Tiles and their starts sit on the model's `multiple` grid, so a network that
+        # downsamples (a U-Net) sees each tile on the same grid as the whole image.
+        tile = max(multiple, tile // multiple * multiple)
+    stride = max(multiple, (tile - overlap) // multiple * multiple)
     tile_h, tile_w = min(tile, height), min(tile, width)
-    rows = _starts(height, tile_h, tile - overlap)
-    cols = _starts(width, tile_w, tile - overlap)
+    rows = _starts(height, tile_h, stride, multiple)
+    cols = _starts(width, tile_w, stride, multiple)
     row_weights = _windows(rows, height, tile_h, halo, overlap, scale)
     col_weights = _windows(cols, width, tile_w, halo, overlap, scale)
     tiles = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
@@ -162,8 +166,10 @@ def run_tiled(
             weighted = (result * row_w * col_w).permute(0, 2, 3, 1).contiguous().numpy()
             for k, (i, j) in enumerate(chunk):
                 y, x = rows[i] * scale, cols[j] * scale
-                region = outputs[name][y : y + out_h, x : x + out_w]
-                np.add(region, weighted[k], out=region)
+                region = outputs[name][
+                    y : y + out_h, x : x + out_w
+                ]  # last tiles: cut at the border
+                np.add(region, weighted[k, : region.shape[0], : region.shape[1]], out=region)
         if progress is not None:
             progress(first + len(chunk), len(tiles))
     assert outputs is not None  # there is always at least one tile
@@ -300,12 +306,14 @@ def _check_inputs(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _starts(length: int, tile: int, stride: int) -> list[int]:
-    """Tile starts along one axis; the last tile is shifted back to end at the border."""
+def _starts(length: int, tile: int, stride: int, multiple: int) -> list[int]:
+    """Tile starts along one axis, on the ``multiple`` grid; the last tile reaches the
+    border and may overhang it by less than ``multiple`` (it is padded like the whole
+    image would be)."""
     if tile >= length:
         return [0]
-    count = math.ceil((length - tile) / stride) + 1
-    return [min(i * stride, length - tile) for i in range(count)]
+    last = -(-(length - tile) // multiple) * multiple
+    return [*range(0, last, stride), last]
 
 
 def _windows(
@@ -327,11 +335,12 @@ def _windows(
         if start + tile < length:
             window *= rising[::-1]
         windows.append(window)
-    total = np.zeros(length * scale)
+    total = np.zeros(max(length, starts[-1] + tile) * scale)
     for start, window in zip(starts, windows, strict=True):
         total[start * scale : start * scale + size] += window
-    if not np.all(total > 0):  # unreachable while overlap >= 2 * halo + 2
+    if not np.all(total[: length * scale] > 0):  # unreachable while overlap >= 2 * halo + 2
         raise AssertionError("tile windows leave pixels uncovered")
+    total[total == 0] = 1  # beyond the border: cropped away
     return [
         torch.from_numpy((window / total[start * scale : start * scale + size]).astype(np.float32))
         for start, window in zip(starts, windows, strict=True)
@@ -350,7 +359,12 @@ def _gather(
     batch = torch.empty((len(corners), array.shape[2], tile_h, tile_w), dtype=torch.float32)
     view = batch.numpy()
     for k, (y, x) in enumerate(corners):
-        view[k] = array[y : y + tile_h, x : x + tile_w].transpose(2, 0, 1)
+        patch = array[y : y + tile_h, x : x + tile_w]
+        short_h, short_w = tile_h - patch.shape[0], tile_w - patch.shape[1]
+        if short_h or short_w:  # a last tile overhanging the border by less than `multiple`
+            mode = "reflect" if min(patch.shape[:2]) > max(short_h, short_w) else "edge"
+            patch = np.pad(patch, ((0, short_h), (0, short_w), (0, 0)), mode=mode)
+        view[k] = patch.transpose(2, 0, 1)
     if pad_h:
         mode = "reflect" if pad_h < tile_h else "replicate"
         batch = F.pad(batch, (0, 0, 0, pad_h), mode=mode)

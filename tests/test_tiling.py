@@ -337,3 +337,19 @@ def test_memory_has_no_full_size_accumulators() -> None:
     assert out["image"].shape == (2048, 2048, 3)
     np.testing.assert_allclose(out["image"][::97, ::89], 1.0, atol=1e-6)
     assert peak < 2.6 * size, f"peak {peak / size:.2f} x the input"
+
+
+def test_tiles_sit_on_the_multiple_grid() -> None:
+    """A stage equivariant only to shifts by 8 (8x8 block means) tiles exactly."""
+
+    def block_means(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x = batch["image"]
+        return {"image": x + F.interpolate(F.avg_pool2d(x, 8), scale_factor=8.0, mode="nearest")}
+
+    for height, width in [(157, 203), (64, 300), (97, 33)]:
+        inputs = {"image": image(height, width)}
+        whole = run_tiled(block_means, inputs, halo=8, multiple=8, options=TileOptions(tile=0))
+        tiled = run_tiled(
+            block_means, inputs, halo=8, multiple=8, options=TileOptions(tile=60, overlap=20)
+        )
+        np.testing.assert_allclose(tiled["image"], whole["image"], atol=1e-5, rtol=0)
