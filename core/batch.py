@@ -10,9 +10,10 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from restore.config import OutputConfig
+from restore.config import OutputConfig, load_yaml
 from restore.errors import Cancelled, RestoreError
 from restore.executor import execute
+from restore.graph import Plan
 from restore.io import SUPPORTED_SUFFIXES, LoadedImage, read_image, write_image
 from restore.pipeline import Pipeline
 from restore.stage import PortKind
@@ -66,6 +67,11 @@ def discover(source: Path, exclude: Path | None = None) -> list[tuple[Path, Path
         if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
             found.append((path, relative))
     return found
+
+
+def sidecar_path(image: Path) -> Path:
+    """Per-image parameter overrides for ``image``: ``<stem>.restore.yaml`` beside it."""
+    return image.with_name(f"{image.stem}.restore.yaml")
 
 
 def output_path(
@@ -144,6 +150,14 @@ class BatchRunner:
             )
         return written
 
+    def _plan_for(self, path: Path) -> Plan:
+        """The pipeline's plan, with the image's sidecar ``<stem>.restore.yaml`` applied."""
+        sidecar = sidecar_path(path)
+        if not sidecar.is_file():
+            return self.pipeline.plan
+        overrides = load_yaml(sidecar, "a sidecar maps node ids to {param: value}")
+        return self.pipeline.plan_with(overrides, source=sidecar)
+
     def run_file(self, path: Path, relative: Path, protect: set[Path]) -> FileOutcome:
         """Restore one file and write its outputs; errors become a failed outcome."""
         started = time.perf_counter()
@@ -153,7 +167,7 @@ class BatchRunner:
         try:
             source = read_image(path)
             execution = execute(
-                self.pipeline.plan,
+                self._plan_for(path),
                 self.pipeline.registry,
                 source.pixels,
                 self.options,

@@ -112,13 +112,13 @@ def load_yaml(
     return data
 
 
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Apply ``node.param=value`` overrides (value parsed as YAML) to raw pipeline data.
+NODE_FIELDS = ("enabled", "when", "precision", "uses")
+"""Node fields an override may set; any other key is a stage parameter."""
 
-    ``node.enabled=false`` and ``node.when=…`` set node fields; anything else a parameter.
-    """
-    data = copy.deepcopy(data)
-    nodes = {n.get("id"): n for n in data.get("nodes") or [] if isinstance(n, dict)}
+
+def parse_overrides(overrides: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``node.param=value`` strings (value parsed as YAML) as ``{node: {param: value}}``."""
+    parsed: dict[str, dict[str, Any]] = {}
     problems = []
     for override in overrides:
         key, sep, raw = override.partition("=")
@@ -126,14 +126,35 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         if not sep or not dot or not param:
             problems.append(f"--set {override!r}: expected node.param=value")
             continue
-        if node_id not in nodes:
-            problems.append(f"--set {override!r}: unknown node {node_id!r}")
-            continue
-        value = yaml.safe_load(raw) if raw.strip() else ""
-        if param in ("enabled", "when", "precision", "uses"):
-            nodes[node_id][param] = value
-        else:
-            nodes[node_id]["params"] = {**(nodes[node_id].get("params") or {}), param: value}
+        parsed.setdefault(node_id, {})[param] = yaml.safe_load(raw) if raw.strip() else ""
     if problems:
         raise PipelineError(problems)
+    return parsed
+
+
+def apply_overrides(
+    data: Mapping[str, Any], overrides: Iterable[str] | Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Raw pipeline data with overrides applied: ``node.param=value`` strings or a
+    ``{node: {param: value}}`` mapping (per-image sidecar files). ``enabled``,
+    ``when``, ``precision`` and ``uses`` set node fields; other keys set parameters.
+    """
+    if not isinstance(overrides, Mapping):
+        overrides = parse_overrides(overrides)
+    data = copy.deepcopy(dict(data))
+    nodes = {n.get("id"): n for n in data.get("nodes") or [] if isinstance(n, dict)}
+    unknown = [
+        f"override: unknown node {node_id!r}" for node_id in overrides if node_id not in nodes
+    ]
+    if unknown:
+        raise PipelineError(unknown)
+    for node_id, values in overrides.items():
+        if not isinstance(values, Mapping):
+            raise PipelineError([f"override of node {node_id!r}: expected a mapping of parameters"])
+        node = nodes[node_id]
+        for key, value in values.items():
+            if key in NODE_FIELDS:
+                node[key] = value
+            else:
+                node["params"] = {**(node.get("params") or {}), key: value}
     return data

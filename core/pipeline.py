@@ -71,6 +71,19 @@ class Pipeline:
         """Load and validate a ``pipeline.yaml``."""
         return cls(load_yaml(path), source=path, **kwargs)
 
+    def plan_with(
+        self, overrides: Mapping[str, Mapping[str, Any]], source: str | Path | None = None
+    ) -> Plan:
+        """The plan with ``{node: {param: value}}`` overrides (one image's sidecar file),
+        validated like the pipeline itself; errors name ``source``."""
+        if not overrides:
+            return self.plan
+        try:
+            data = apply_overrides(self.config.model_dump(), overrides)
+            return bind(parse_config(data), self.registry)
+        except PipelineError as error:
+            raise PipelineError(error.problems, source) from None
+
     def tile_options(
         self, *, tile: int = 512, overlap: int = 32, batch_size: int = 4, device: str = "auto"
     ) -> TileOptions:
@@ -84,15 +97,19 @@ class Pipeline:
         image: np.ndarray | str | Path,
         *,
         options: TileOptions | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
         progress: TileProgress | None = None,
         cancel: CancelToken | None = None,
     ) -> RunResult:
-        """Restore one image (an array or a file path) and return its outputs as arrays."""
+        """Restore one image (an array or a file path) and return its outputs as arrays.
+
+        ``overrides`` (``{node: {param: value}}``) apply to this image only.
+        """
         pixels = (
             read_image(image).pixels if isinstance(image, str | Path) else as_float_image(image)
         )
         execution = execute(
-            self.plan,
+            self.plan_with(overrides or {}),
             self.registry,
             pixels,
             options or self.tile_options(),

@@ -105,3 +105,18 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "nowhere: no such file or folder" in missing.output
     nopipe = runner.invoke(app, [str(tmp_path / "none.yaml"), str(tmp_path)])
     assert nopipe.exit_code == 2 and "none.yaml: cannot read" in nopipe.output
+
+
+def test_sidecar_sets_parameters_for_one_image(photos: Path, tmp_path: Path) -> None:
+    (photos / "nested" / "broken.jpg").unlink()
+    (photos / "a.restore.yaml").write_text("sharpen: {strength: 0}\n")
+    (photos / "nested" / "b.restore.yaml").write_text("sharpen: {strength: 99}\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, [SHARPEN, str(photos), "-o", str(out), "-q"])
+    assert result.exit_code == 1
+    assert "b.restore.yaml: node 'sharpen' (sharpen.unsharp): parameter 'strength' = 99" in (
+        result.output
+    )
+    np.testing.assert_allclose(  # strength 0 from the sidecar: the identity
+        read_image(out / "a.png").pixels, read_image(photos / "a.png").pixels, atol=1 / 255
+    )

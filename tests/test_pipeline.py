@@ -259,3 +259,15 @@ def test_stage_instance_shared_and_thread_safe(registry: Registry) -> None:
         np.testing.assert_allclose(result, value + 0.25, atol=1e-6)
     assert len(Add.calls) == 4
     assert len({id(registry.instance("toy.add", p.tile_options().device)) for _ in range(3)}) == 1
+
+
+def test_per_image_overrides(registry: Registry) -> None:
+    p = pipeline(registry, [{"id": "a", "uses": "toy.add", "params": {"amount": 0.1}}])
+    np.testing.assert_allclose(p.run(gray_as_rgb(0.2), overrides={"a": {"amount": 0.5}}).image, 0.7)
+    np.testing.assert_allclose(p.run(gray_as_rgb(0.2)).image, 0.3, atol=1e-6)  # plan unchanged
+    with pytest.raises(
+        PipelineError, match=r"side\.yaml: node 'a' \(toy\.add\): parameter 'amount'"
+    ):
+        p.plan_with({"a": {"amount": 7}}, source="side.yaml")
+    with pytest.raises(PipelineError, match="unknown node 'zz'"):
+        p.plan_with({"zz": {"amount": 0.1}})
