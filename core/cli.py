@@ -194,6 +194,8 @@ def plugins(
                     f"      {name} = {default!r}  {schema.get('description', '')}",
                     highlight=False,
                 )
+        if plugin["training"]:
+            out.print(f"  training recipes: {', '.join(plugin['training'])}", highlight=False)
 
 
 def main() -> None:

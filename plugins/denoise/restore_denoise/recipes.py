@@ -35,7 +35,7 @@ def _recipe(stage: str, model: str, colour: bool, steps: int, **settings: object
 
 RECIPES = (
     _recipe("denoise.dncnn", "dncnn", colour=False, steps=7000, width=64, blocks=7),
-    _recipe("denoise.dncnn", "dncnn", colour=True, steps=7000, width=64, blocks=7),
-    _recipe("denoise.mwcnn", "mwcnn", colour=False, steps=5000, widths=(32, 64, 128), blocks=2),
-    _recipe("denoise.mwcnn", "mwcnn", colour=True, steps=5000, widths=(32, 64, 128), blocks=2),
+    _recipe("denoise.dncnn", "dncnn", colour=True, steps=6000, width=64, blocks=7),
+    _recipe("denoise.mwcnn", "mwcnn", colour=False, steps=2500, widths=(32, 64, 128), blocks=2),
+    _recipe("denoise.mwcnn", "mwcnn", colour=True, steps=2500, widths=(32, 64, 128), blocks=2),
 )
