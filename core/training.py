@@ -30,6 +30,7 @@ from restore.weights import Manifest, Training, save_weights
 
 Predict = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def predict_residual(model: nn.Module, degraded: torch.Tensor) -> torch.Tensor:
@@ -70,6 +71,10 @@ class TrainingRecipe:
     holdout: int = 5
     validation_size: int = 256
     extra: Mapping[str, Any] = field(default_factory=dict)
+    objective: Objective | None = None
+    """``objective(model, degraded, clean) -> scalar``: when set, the training loss instead of
+    ``loss(predict(model, degraded), clean)`` (e.g. a classification loss on the network's
+    logits); ``predict`` still makes the validation restorations."""
 
 
 def held_out(relative: Path, percent: int) -> bool:
@@ -220,7 +225,10 @@ def train(
     for step in range(start + 1, steps + 1):
         clean = train_bank.patches(rng, recipe.batch, recipe.patch)
         degraded = degrade_batch(degradation, clean, rng)
-        loss = recipe.loss(recipe.predict(model, to_tensor(degraded)), to_tensor(clean))
+        if recipe.objective is not None:
+            loss = recipe.objective(model, to_tensor(degraded), to_tensor(clean))
+        else:
+            loss = recipe.loss(recipe.predict(model, to_tensor(degraded)), to_tensor(clean))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data
 
-from restore.color import is_grayscale, luma, to_channels
+from restore.color import is_grayscale, is_toned_monochrome, luma, to_channels
 from restore.io import read_image
+from restore.testing import synthetic_photo
 
 
 def gray_picture(height: int = 64, width: int = 96) -> np.ndarray:
@@ -67,11 +70,12 @@ def test_is_grayscale_on_gray_images() -> None:
 def test_is_grayscale_on_coloured_images() -> None:
     rgb = np.repeat(gray_picture(), 3, axis=2)
     rgb[..., 0] = np.clip(rgb[..., 0] + 0.1, 0, 1)
-    assert not is_grayscale(rgb)
+    assert not is_grayscale(rgb, tinted=False)
     slight = np.repeat(gray_picture(), 3, axis=2)
     slight[..., 2] += 4 / 255  # a faint but uniform tint
-    assert not is_grayscale(slight)
-    assert is_grayscale(slight, tolerance=5 / 255)
+    assert not is_grayscale(slight, tinted=False)
+    assert is_grayscale(slight, tolerance=5 / 255, tinted=False)
+    assert is_grayscale(slight)  # by default a uniformly tinted monochrome counts as gray
 
 
 def test_is_grayscale_ignores_a_few_odd_pixels() -> None:
@@ -95,5 +99,53 @@ def test_is_grayscale_on_huge_images_is_bounded() -> None:
     # Read-only broadcast views: 25 megapixels without 300 MB of memory.
     gray = np.broadcast_to(np.float32(0.5), (5000, 5000, 3))
     assert is_grayscale(gray)
+    halves = np.array([[0.5, 0.4, 0.5], [0.4, 0.5, 0.4]], np.float32)[
+        (np.arange(5000) >= 2500).astype(int)
+    ]
+    two_colours = np.broadcast_to(halves[:, None], (5000, 5000, 3))
+    assert not is_grayscale(two_colours)
     tinted = np.broadcast_to(np.array([0.5, 0.4, 0.5], np.float32), (5000, 5000, 3))
-    assert not is_grayscale(tinted)
+    assert not is_grayscale(tinted, tinted=False)
+
+
+SEPIA = np.array(
+    [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32
+)  # the classic sepia-toning matrix (rows: output R, G, B)
+
+
+def jpeg(pixels: np.ndarray, quality: int = 80) -> np.ndarray:
+    """``pixels`` after an 8-bit JPEG round trip (4:2:0 chroma)."""
+    buffer = io.BytesIO()
+    samples = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    Image.fromarray(samples.squeeze()).save(buffer, "JPEG", quality=quality)
+    decoded = np.asarray(Image.open(buffer), dtype=np.float32) / 255
+    return decoded if decoded.ndim == 3 else decoded[..., None]
+
+
+def photo_gray() -> np.ndarray:
+    """A natural gray photo (the astronaut's luma), H x W x 1."""
+    return luma(data.astronaut()[::2, ::2].astype(np.float32) / 255)
+
+
+def test_gray_photo_as_rgb_with_jpeg_noise_is_grayscale() -> None:
+    assert is_grayscale(jpeg(np.repeat(photo_gray(), 3, axis=2), 60))
+
+
+@pytest.mark.parametrize("quality", [None, 75])
+def test_sepia_and_cyanotype_toned_photos_are_grayscale(quality: int | None) -> None:
+    gray = photo_gray()
+    sepia = np.clip(gray @ SEPIA.sum(axis=1, keepdims=True).T, 0, 1)
+    cyanotype = np.clip(gray * [0.55, 0.8, 1.0] + [0.0, 0.05, 0.2], 0, 1).astype(np.float32)
+    for toned in (sepia, cyanotype):
+        toned = toned if quality is None else jpeg(toned, quality)
+        assert not is_grayscale(toned, tinted=False)
+        assert is_toned_monochrome(toned) and is_grayscale(toned)
+
+
+def test_colour_photos_are_not_grayscale() -> None:
+    astronaut = data.astronaut().astype(np.float32) / 255
+    assert not is_grayscale(astronaut) and not is_toned_monochrome(astronaut)
+    assert not is_grayscale(jpeg(astronaut[::2, ::2], 60))
+    assert not is_grayscale(synthetic_photo())
+    coffee = data.coffee().astype(np.float32) / 255  # warm, muted, but several hues
+    assert not is_grayscale(coffee)

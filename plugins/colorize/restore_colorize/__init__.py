@@ -1,14 +1,23 @@
-"""restore-colorize: learned colorization (a LAB U-Net; weights are not shipped yet)."""
+"""restore-colorize: learned colorization in CIELAB (a U-Net over a*b* colour bins, with hints)."""
 
 from __future__ import annotations
 
 from restore import hookimpl
-from restore.hookspecs import RegisterStage
+from restore.hookspecs import RegisterStage, RegisterTraining
 
-from restore_colorize.unet import UNetColorize
+from restore_colorize.recipes import RECIPES
+from restore_colorize.unet import RegressionColorize, UNetColorize
 
 
 @hookimpl
 def register_stages(register: RegisterStage) -> None:
     """Register the colorization stages."""
     register(UNetColorize)
+    register(RegressionColorize)
+
+
+@hookimpl
+def register_training(register: RegisterTraining) -> None:
+    """Register the colorizers' training recipes."""
+    for recipe in RECIPES:
+        register(recipe)

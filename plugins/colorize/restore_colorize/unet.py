@@ -1,66 +1,87 @@
-"""``colorize.unet``: learned colorization in CIELAB with :mod:`restore_colorize.network`."""
+"""``colorize.unet`` and ``colorize.regression``: learned colorization in CIELAB.
+
+The network (:mod:`restore_colorize.network`) sees the L* of a working copy
+whose long side is ``working_size`` (the tiler's ``lowres`` policy: the whole
+image, never tiles) plus optional user colour hints, and predicts a*b*. The
+result keeps the original full-resolution L* exactly: ``transfer`` upsamples
+the working copy's a*b* bilinearly and recombines it with the input's own L*
+(chroma reduced where a colour would leave the sRGB gamut), in strips of rows,
+so huge scans need memory and time bounded by the image itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
-import safetensors.torch
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from restore import Channels, Port, Stage, StageParams, StageUnavailable, TilePolicy, Tiling
-from restore.models import models as model_cache
+from restore.weights import load_model
 
-from restore_colorize.lab import lab_to_rgb, rgb_to_lab
-from restore_colorize.network import MULTIPLE, ColorizeUNet
+from restore_colorize.hints import Hint, hint_maps
+from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab
+from restore_colorize.network import ColorizeNet
 
-WEIGHTS: Traversable = resources.files("restore_colorize").joinpath(
-    "weights", "colorize_unet.safetensors"
-)
-AB_RANGE = 110.0  # the network's [-1, 1] output spans a*, b* in [-110, 110]
+WEIGHTS_DIR: Traversable | Path = resources.files("restore_colorize").joinpath("weights")
+STRIP_PIXELS = 1 << 20  # transfer works on strips of rows of about this many pixels
 
 
-class UNetColorizeParams(StageParams):
-    """Parameters of ``colorize.unet``."""
+class ColorizeParams(StageParams):
+    """Parameters of the learned colorizers."""
 
     strength: float = Field(
         1.0, ge=0, le=2, description="Chroma multiplier: 0 gives gray, above 1 more saturated."
     )
     working_size: int = Field(
-        512, ge=64, le=2048, description="Long side in pixels of the copy the network sees."
+        256, ge=64, le=2048, description="Long side in pixels of the copy the network sees."
+    )
+    hints: tuple[Hint, ...] = Field(
+        (),
+        max_length=1000,
+        description=(
+            "Colour hints: a list of {x, y, color} with x, y in [0, 1] (fractions of "
+            "width and height) and color '#rrggbb' or [r, g, b]; the colour spreads "
+            "around each hint."
+        ),
     )
 
 
-class UNetColorize(Stage):
-    """Predicts colour from lightness at low resolution, keeps full-resolution lightness."""
+UNetColorizeParams = ColorizeParams  # the name of the parameter model before the baseline
 
-    name = "colorize.unet"
-    summary = (
-        "Learned colorization: a U-Net predicts CIELAB a*b* chroma from L* on a "
-        "`working_size` copy; the full-resolution L* is kept. Needs "
-        "restore_colorize/weights/colorize_unet.safetensors (not shipped yet)."
-    )
+
+def build(config: Mapping[str, Any]) -> ColorizeNet:
+    """Build the network from a manifest's config."""
+    return ColorizeNet(**config)
+
+
+class LabColorize(Stage):
+    """Predicts a*b* from L* (and hints) on a working copy; keeps the full-resolution L*."""
+
+    architecture: ClassVar[str]
+    weights_file: ClassVar[str]
+    recipe: ClassVar[str]
     inputs: ClassVar[Mapping[str, Port]] = {"image": Port(channels=Channels.ANY)}
     outputs: ClassVar[Mapping[str, Port]] = {"image": Port(channels=Channels.RGB)}
-    Params = UNetColorizeParams
-    tiling = Tiling(policy=TilePolicy.LOWRES, working_size=512)
+    Params = ColorizeParams
+    tiling = Tiling(policy=TilePolicy.LOWRES, working_size=256)
 
     def process(
         self, inputs: Mapping[str, torch.Tensor], params: StageParams
     ) -> dict[str, torch.Tensor]:
-        """Colorize a batch: predict a*b* from the L* of each image."""
-        assert isinstance(params, UNetColorizeParams)
+        """Colorize a batch (the working copies): predict a*b* from L* and the hints."""
+        assert isinstance(params, ColorizeParams)
         network = self._network()
-        lightness = _lightness(inputs["image"])
-        height, width = lightness.shape[-2:]
-        padding = (0, -width % MULTIPLE, 0, -height % MULTIPLE)
+        lightness = lightness_of(inputs["image"])
+        n, _, height, width = lightness.shape
+        hint_ab, hint_mask = hint_maps(params.hints, n, height, width, lightness.device)
         with torch.inference_mode():
-            scaled = network(F.pad(lightness / 100, padding, mode="replicate"))
-        chroma = scaled[..., :height, :width] * AB_RANGE * params.strength
-        return {"image": lab_to_rgb(torch.cat([lightness, chroma], 1))}
+            chroma = network.chroma(lightness, hint_ab, hint_mask) * params.strength
+        return {"image": lab_to_rgb_in_gamut(torch.cat([lightness, chroma], 1))}
 
     def transfer(
         self,
@@ -68,31 +89,84 @@ class UNetColorize(Stage):
         low_outputs: Mapping[str, torch.Tensor],
         params: StageParams,
     ) -> dict[str, torch.Tensor]:
-        """Combine the full-resolution L* with the upscaled low-resolution a*b*."""
-        lightness = _lightness(full["image"])
-        chroma = rgb_to_lab(low_outputs["image"])[:, 1:]
-        chroma = F.interpolate(
-            chroma, size=lightness.shape[-2:], mode="bilinear", align_corners=False
-        )
-        return {"image": lab_to_rgb(torch.cat([lightness, chroma], 1))}
+        """The full-resolution L* with the working copy's a*b* upsampled bilinearly."""
+        return {"image": recombine(full["image"], rgb_to_lab(low_outputs["image"])[:, 1:])}
 
-    def _network(self) -> ColorizeUNet:
-        weights = WEIGHTS
-        if not weights.is_file():
+    def _network(self) -> ColorizeNet:
+        path = WEIGHTS_DIR.joinpath(self.weights_file)
+        if not path.is_file():
             raise StageUnavailable(
-                f"{self.name}: no trained weights installed "
-                "(expected restore_colorize/weights/colorize_unet.safetensors)"
+                f"{self.name}: no trained weights installed (expected "
+                f"restore_colorize/weights/{self.weights_file}; make them with "
+                f"`restore train {self.recipe} --out <that file>`)"
             )
+        network = load_model(
+            build,
+            path,
+            device=self.device,
+            expect_stage=self.name,
+            expect_architecture=self.architecture,
+        )
+        assert isinstance(network, ColorizeNet)
+        return network
 
-        def load() -> ColorizeUNet:
-            network = ColorizeUNet()
-            network.load_state_dict(safetensors.torch.load(weights.read_bytes()))
-            return network.to(self.device).eval()
 
-        return model_cache.get((self.name, str(weights), str(self.device)), load)
+class UNetColorize(LabColorize):
+    """Zhang et al.-style classification over a*b* bins, annealed-mean readout, colour hints."""
+
+    name = "colorize.unet"
+    summary = (
+        "Learned colorization: a U-Net classifies CIELAB a*b* into colour bins from L* "
+        "(and optional colour hints) on a `working_size` copy; the full-resolution L* is kept."
+    )
+    architecture = "colorize-unet-classify"
+    weights_file = "colorize-unet.safetensors"
+    recipe = "colorize.unet"
 
 
-def _lightness(image: torch.Tensor) -> torch.Tensor:
+class RegressionColorize(LabColorize):
+    """The plain-regression baseline: the same U-Net regressing a*b* with an L2 loss."""
+
+    name = "colorize.regression"
+    summary = (
+        "Baseline colorizer: the same U-Net regressing CIELAB a*b* (L2 loss), "
+        "which gives duller colours than colorize.unet."
+    )
+    architecture = "colorize-unet-regress"
+    weights_file = "colorize-regression.safetensors"
+    recipe = "colorize.regression"
+
+
+def lightness_of(image: torch.Tensor) -> torch.Tensor:
     """L* (N x 1 x H x W) of a gray or RGB batch."""
     rgb = image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else image
     return rgb_to_lab(rgb)[:, :1]
+
+
+def recombine(image: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """sRGB with the L* of ``image`` (N x C x H x W) and ``chroma`` (N x 2 x h x w) upsampled.
+
+    The upsampling is bilinear (as ``F.interpolate`` with ``align_corners=False``)
+    and everything is done in strips of rows, so the extra memory is a few
+    strips, whatever the image size.
+    """
+    n, _, height, width = image.shape
+    out = image.new_empty(n, 3, height, width)
+    rows = max(1, STRIP_PIXELS // width)
+    columns = (torch.arange(width, device=image.device, dtype=torch.float32) + 0.5) / width * 2 - 1
+    chroma = chroma.to(image)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        lines = torch.arange(top, bottom, device=image.device, dtype=torch.float32)
+        lines = (lines + 0.5) / height * 2 - 1
+        grid = torch.stack(torch.meshgrid(lines, columns, indexing="ij")[::-1], -1)
+        ab = F.grid_sample(
+            chroma,
+            grid.expand(n, -1, -1, -1),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        )
+        lightness = lightness_of(image[:, :, top:bottom])
+        out[:, :, top:bottom] = lab_to_rgb_in_gamut(torch.cat([lightness, ab], 1))
+    return out

@@ -1,30 +1,51 @@
-"""Tests of the restore-colorize plugin."""
+"""Tests of the restore-colorize plugin (random weights; no training data needed)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
-import safetensors.torch
 import torch
+import torch.nn.functional as F
 from pydantic import ValidationError
 from restore import Channels, StageUnavailable, TilePolicy
+from restore.io import write_image
+from restore.metrics import colourfulness, psnr
 from restore.plugins import Registry
+from restore.testing import synthetic_photo
 from restore.tiling import TileOptions, run_stage
+from restore.training import train
+from restore.weights import read_manifest, save_weights
 from skimage import color, data
 
 import restore_colorize
-from restore_colorize import unet
-from restore_colorize.lab import lab_to_rgb, rgb_to_lab
-from restore_colorize.network import ColorizeUNet
-from restore_colorize.unet import UNetColorize, UNetColorizeParams
+from restore_colorize import bins, hints, recipes, unet
+from restore_colorize.bins import (
+    annealed_mean,
+    bin_centres,
+    bin_count,
+    reachable_bins,
+    readout,
+    rebalancing_weights,
+    smoothed_prior,
+    soft_encode,
+)
+from restore_colorize.hints import Hint, hint_maps, sample_hints
+from restore_colorize.lab import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
+from restore_colorize.network import ColorizeNet
+from restore_colorize.unet import (
+    ColorizeParams,
+    RegressionColorize,
+    UNetColorize,
+    lightness_of,
+    recombine,
+)
 
 CPU = torch.device("cpu")
-MISSING = (
-    "colorize.unet: no trained weights installed "
-    "(expected restore_colorize/weights/colorize_unet.safetensors)"
-)
+STAGES = (UNetColorize, RegressionColorize)
+SHIPPED = Path(restore_colorize.__file__).parent / "weights" / UNetColorize.weights_file
 
 
 def astronaut() -> torch.Tensor:
@@ -33,19 +54,53 @@ def astronaut() -> torch.Tensor:
     return torch.from_numpy(image).float().permute(2, 0, 1)[None].contiguous()
 
 
-@pytest.fixture
-def random_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Install untrained weights of the right architecture in place of the missing file."""
+def nchw(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
+def install_random_weights(folder: Path, stage: type[unet.LabColorize]) -> None:
+    """Untrained weights (with a manifest) of the stage's architecture, in ``folder``."""
     torch.manual_seed(0)
-    path = tmp_path / "colorize_unet.safetensors"
-    safetensors.torch.save_file(ColorizeUNet().state_dict(), path)
-    monkeypatch.setattr(unet, "WEIGHTS", path)
+    head = "classify" if stage is UNetColorize else "regress"
+    recipe = {r.name: r for r in recipes.RECIPES}[stage.name]
+    network = ColorizeNet(**recipe.config)
+    for module in network.modules():  # lively random statistics, so the output has colour
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_var.fill_(0.05)
+    assert network.head_kind == head
+    training = {"data": [], "recipe": "gray", "command": "test", "steps": 0}
+    save_weights(
+        network,
+        folder / stage.weights_file,
+        name="random",
+        stage=stage.name,
+        architecture=stage.architecture,
+        config=dict(recipe.config),
+        version="0",
+        training={**training, "seconds": 0.0, "date": "2024-01-01"},
+    )
 
 
-def test_registers_through_the_plugin_hook() -> None:
+@pytest.fixture
+def random_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Install untrained weights of both stages in place of the missing files."""
+    for stage in STAGES:
+        install_random_weights(tmp_path, stage)
+    monkeypatch.setattr(unet, "WEIGHTS_DIR", tmp_path)
+    return tmp_path
+
+
+# --- plugin, ports, parameters ------------------------------------------------------------
+
+
+def test_registers_stages_and_recipes_through_the_plugin_hooks() -> None:
     registry = Registry.from_plugins(restore_colorize)
     assert not list(registry.broken())
-    assert set(registry.stages) == {"colorize.unet"}
+    assert set(registry.stages) == {"colorize.unet", "colorize.regression"}
+    assert set(registry.training) == {"colorize.unet", "colorize.regression"}
+    recipe = registry.recipe("colorize.unet")
+    assert recipe.objective is recipes.classification_objective
+    assert recipe.data == ("color_photos", "CBSD432_filtered", "SunHays80_color")
 
 
 def test_installed_entry_point_provides_the_stages() -> None:
@@ -53,45 +108,63 @@ def test_installed_entry_point_provides_the_stages() -> None:
     assert [(info.name, info.error) for info in registry.plugins if not info.skipped] == [
         ("colorize", None)
     ]
-    assert set(registry.stages) == {"colorize.unet"}
+    assert set(registry.stages) == {"colorize.unet", "colorize.regression"}
 
 
-def test_declares_ports_and_lowres_tiling() -> None:
-    assert UNetColorize.inputs["image"].channels is Channels.ANY
-    assert UNetColorize.outputs["image"].channels is Channels.RGB
-    assert UNetColorize.tiling.policy is TilePolicy.LOWRES
-    assert UNetColorize.tiling.working_size == UNetColorizeParams().working_size == 512
+@pytest.mark.parametrize("stage", STAGES)
+def test_declares_ports_and_lowres_tiling(stage: type[unet.LabColorize]) -> None:
+    assert stage.inputs["image"].channels is Channels.ANY
+    assert stage.outputs["image"].channels is Channels.RGB
+    assert stage.tiling.policy is TilePolicy.LOWRES
+    assert stage.tiling.working_size == ColorizeParams().working_size == 256
 
 
 @pytest.mark.parametrize(
-    "bad", [{"saturation": 1}, {"strength": -0.5}, {"strength": 2.5}, {"working_size": 32}]
+    "bad",
+    [
+        {"saturation": 1},
+        {"strength": -0.5},
+        {"strength": 2.5},
+        {"working_size": 32},
+        {"hints": [{"x": 1.5, "y": 0.5, "color": "#ff0000"}]},
+        {"hints": [{"x": 0.5, "y": 0.5, "color": "#ff00"}]},
+        {"hints": [{"x": 0.5, "y": 0.5, "color": "red"}]},
+        {"hints": [{"x": 0.5, "y": 0.5, "color": [300, 0, 0]}]},
+        {"hints": [{"x": 0.5, "y": 0.5, "color": [1, 2]}]},
+        {"hints": [{"x": 0.5, "y": 0.5}]},
+        {"hints": [{"x": 0.5, "y": 0.5, "color": "#ff0000", "size": 3}]},
+    ],
 )
 def test_params_reject_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        UNetColorizeParams(**bad)
+        ColorizeParams(**bad)
 
 
-def test_missing_weights_raise_stage_unavailable() -> None:
-    assert not unet.WEIGHTS.is_file()
+def test_hints_accept_hex_and_rgb_colours() -> None:
+    params = ColorizeParams(
+        hints=[{"x": 0.1, "y": 0.9, "color": "#FF8000"}, {"x": 0, "y": 1, "color": [255, 128, 0]}]
+    )
+    assert [hint.color for hint in params.hints] == [(255, 128, 0), (255, 128, 0)]
+    assert params.hints[0] == Hint(x=0.1, y=0.9, color=(255, 128, 0))
+    hash(params)  # parameters stay immutable and hashable
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_missing_weights_raise_stage_unavailable(
+    stage: type[unet.LabColorize], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(unet, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(StageUnavailable) as raised:
-        UNetColorize(CPU).process({"image": torch.rand(1, 1, 32, 32)}, UNetColorizeParams())
-    assert str(raised.value) == MISSING
+        stage(CPU).process({"image": torch.rand(1, 1, 32, 32)}, ColorizeParams())
+    message = str(raised.value)
+    assert message == (
+        f"{stage.name}: no trained weights installed (expected restore_colorize/weights/"
+        f"{stage.weights_file}; make them with `restore train {stage.name} --out <that file>`)"
+    )
+    assert "\n" not in message
 
 
-@pytest.mark.usefixtures("random_weights")
-@pytest.mark.parametrize("channels", [1, 3])
-def test_outputs_rgb_of_any_size(channels: int) -> None:
-    image = torch.rand(2, channels, 37, 50)
-    out = UNetColorize(CPU).process({"image": image}, UNetColorizeParams())["image"]
-    assert out.shape == (2, 3, 37, 50) and out.dtype == torch.float32
-    assert out.min() >= 0 and out.max() <= 1
-
-
-@pytest.mark.usefixtures("random_weights")
-def test_strength_zero_keeps_the_gray_image() -> None:
-    gray = astronaut().mean(1, keepdim=True)
-    out = UNetColorize(CPU).process({"image": gray}, UNetColorizeParams(strength=0))["image"]
-    torch.testing.assert_close(out, gray.expand(-1, 3, -1, -1), atol=1e-4, rtol=0)
+# --- LAB, gamut, recombination ------------------------------------------------------------
 
 
 def test_lab_matches_scikit_image_and_round_trips() -> None:
@@ -100,26 +173,290 @@ def test_lab_matches_scikit_image_and_round_trips() -> None:
     expected = color.rgb2lab(rgb[0].permute(1, 2, 0).double().numpy())
     np.testing.assert_allclose(lab[0].permute(1, 2, 0).numpy(), expected, atol=2e-3)
     torch.testing.assert_close(lab_to_rgb(lab), rgb, atol=1e-4, rtol=0)
+    torch.testing.assert_close(lab_to_rgb_in_gamut(lab), rgb, atol=1e-4, rtol=0)
 
 
-def test_transfer_keeps_full_resolution_lightness() -> None:
-    full = astronaut()
-    low = torch.nn.functional.interpolate(full, size=(16, 16), mode="area")
-    out = UNetColorize(CPU).transfer({"image": full}, {"image": low}, UNetColorizeParams())
-    lab_out, lab_full = rgb_to_lab(out["image"]), rgb_to_lab(full)
-    lightness_error = (lab_out[:, 0] - lab_full[:, 0]).abs().mean()
-    assert out["image"].shape == full.shape and lightness_error < 1.0
-    low_chroma = rgb_to_lab(low)[:, 1:].mean((-2, -1))
-    torch.testing.assert_close(lab_out[:, 1:].mean((-2, -1)), low_chroma, atol=2.0, rtol=0)
+def test_gamut_fitting_keeps_lightness_and_hue() -> None:
+    lightness = torch.linspace(0, 100, 21).view(1, 1, 21, 1).expand(1, 1, 21, 8)
+    angle = torch.linspace(0, 2 * np.pi, 9)[:8].view(1, 1, 1, 8)
+    a, b = (
+        (120 * torch.cos(angle)).expand(1, 1, 21, 8),
+        (120 * torch.sin(angle)).expand(1, 1, 21, 8),
+    )
+    lab = torch.cat([lightness, a, b], 1)
+    rgb = lab_to_rgb_in_gamut(lab)
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    back = rgb_to_lab(rgb)
+    torch.testing.assert_close(back[:, 0], lab[:, 0], atol=2e-3, rtol=0)
+    chroma = back[:, 1:].norm(dim=1)
+    colourful = chroma > 5
+    cosine = (back[:, 1:] * lab[:, 1:]).sum(1) / (chroma * 120)
+    assert colourful.sum() > 80 and (cosine[colourful] > 0.97).all()  # same hue, less chroma
+    assert (rgb_to_lab(lab_to_rgb(lab))[:, 0] - lab[:, 0]).abs().max() > 5  # clipping would not
+
+
+def test_recombine_in_strips_equals_whole_bilinear_upsampling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = astronaut()
+    chroma = torch.randn(1, 2, 9, 13) * 20
+    monkeypatch.setattr(unet, "STRIP_PIXELS", 64 * 5)  # strips of 5 rows
+    out = recombine(image, chroma)
+    up = F.interpolate(chroma, size=(64, 64), mode="bilinear", align_corners=False)
+    expected = lab_to_rgb_in_gamut(torch.cat([lightness_of(image), up], 1))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+# --- the stage with random weights --------------------------------------------------------
 
 
 @pytest.mark.usefixtures("random_weights")
-def test_tiler_colorizes_a_working_copy_and_keeps_full_resolution_lightness() -> None:
-    gray = astronaut().mean(1)[0, ..., None].numpy()  # 64 x 64 x 1
-    params = UNetColorizeParams(working_size=64)
-    image = np.ascontiguousarray(np.tile(gray, (2, 3, 1)))  # 128 x 192, halved for the network
-    out = run_stage(UNetColorize(CPU), {"image": image}, params, TileOptions())["image"]
-    assert out.shape == (128, 192, 3)
-    lightness = rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1)[None])[:, 0]
-    expected = rgb_to_lab(torch.from_numpy(image).permute(2, 0, 1)[None].expand(-1, 3, -1, -1))
-    assert (lightness - expected[:, 0]).abs().mean() < 1.0
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_outputs_rgb_of_any_size(stage: type[unet.LabColorize], channels: int) -> None:
+    image = torch.rand(2, channels, 37, 50)
+    out = stage(CPU).process({"image": image}, ColorizeParams())["image"]
+    assert out.shape == (2, 3, 37, 50) and out.dtype == torch.float32
+    assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_strength_zero_keeps_the_gray_image() -> None:
+    gray = astronaut().mean(1, keepdim=True)
+    out = UNetColorize(CPU).process({"image": gray}, ColorizeParams(strength=0))["image"]
+    torch.testing.assert_close(out, gray.expand(-1, 3, -1, -1), atol=1e-4, rtol=0)
+
+
+@pytest.mark.usefixtures("random_weights")
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("strength", [1.0, 2.0])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_output_lightness_is_the_input_lightness(
+    stage: type[unet.LabColorize], strength: float, channels: int
+) -> None:
+    rng = np.random.default_rng(0)
+    gray = synthetic_photo(90, 140).mean(2, keepdims=True)  # not on the 8-bit grid, like 16-bit
+    gray = np.clip(gray + rng.normal(0, 0.01, gray.shape), 0, 1).astype(np.float32)
+    image = gray if channels == 1 else np.repeat(gray, 3, axis=2)
+    params = ColorizeParams(working_size=64, strength=strength)
+    out = run_stage(stage(CPU), {"image": image}, params, TileOptions())["image"]
+    assert out.shape == (90, 140, 3)
+    lab = rgb_to_lab(nchw(out))
+    assert lab[:, 1:].norm(dim=1).mean() > 1  # the random network does add colour
+    expected = lightness_of(nchw(image))
+    np.testing.assert_allclose(lab[:, :1].numpy(), expected.numpy(), atol=2e-3, rtol=0)
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_network_sees_a_working_copy_with_the_working_size_as_long_side(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = []
+    original = ColorizeNet.chroma
+
+    def spy(self: ColorizeNet, lightness: torch.Tensor, *args: object) -> torch.Tensor:
+        seen.append(tuple(lightness.shape[-2:]))
+        return original(self, lightness, *args)
+
+    monkeypatch.setattr(ColorizeNet, "chroma", spy)
+    image = np.repeat(synthetic_photo(120, 300).mean(2, keepdims=True), 3, axis=2)
+    out = run_stage(UNetColorize(CPU), {"image": image}, ColorizeParams(working_size=100))
+    assert seen == [(40, 100)] and out["image"].shape == (120, 300, 3)
+
+
+def fake_chroma(
+    self: ColorizeNet,
+    lightness: torch.Tensor,
+    hint_ab: torch.Tensor | None = None,
+    hint_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """A stand-in network that spreads the hints' colours over a 15 px neighbourhood."""
+    if hint_ab is None:
+        return torch.zeros_like(lightness).expand(-1, 2, -1, -1)
+    return F.avg_pool2d(hint_ab, 15, 1, 7) * 225 / 9  # ~ the hint's a*b* near it, 0 far off
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_hints_colour_the_output_where_they_are_placed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ColorizeNet, "chroma", fake_chroma)
+    gray = np.repeat(np.full((128, 192, 1), 0.5, np.float32), 3, axis=2)
+    stage = UNetColorize(CPU)
+    plain = run_stage(stage, {"image": gray}, ColorizeParams(working_size=96))["image"]
+    np.testing.assert_allclose(plain, gray, atol=1e-4)
+    hint = {"x": 0.25, "y": 0.5, "color": "#c03020"}
+    params = ColorizeParams(working_size=96, hints=[hint])
+    hinted = run_stage(stage, {"image": gray}, params)["image"]
+    chroma = rgb_to_lab(nchw(hinted))[0, 1:]
+    near, far = chroma[:, 64, 48], chroma[:, 64, 160]
+    target = rgb_to_lab(torch.tensor([0xC0, 0x30, 0x20]).view(1, 3, 1, 1) / 255)[0, 1:, 0, 0]
+    assert far.norm() < 0.5 and near.norm() > 20
+    assert torch.cosine_similarity(near, target, dim=0) > 0.99  # the hint's hue
+
+
+def test_a_few_training_steps_with_hints_make_the_network_follow_them() -> None:
+    """The hint channels are wired so that training teaches the network to follow them."""
+    torch.manual_seed(0)
+    network = ColorizeNet("regress", widths=(8, 8, 16, 16, 16))
+    lightness = 50 + 20 * torch.rand(1, 1, 32, 32).expand(2, -1, -1, -1)  # the same gray image
+    ab = torch.tensor([[40.0, 20.0], [-40.0, 20.0]]).view(2, 2, 1, 1).expand(-1, -1, 32, 32)
+    centre = torch.zeros(2, 1, 32, 32)
+    centre[:, :, 16, 16] = 1
+    hint_ab, hint_mask = hints.paint(centre, ab)  # ... hinted red in one, green in the other
+    optimiser = torch.optim.Adam(network.parameters(), lr=3e-3)
+    for _ in range(40):
+        x = network.inputs(lightness, hint_ab, hint_mask)
+        up = F.interpolate(network(x), size=(32, 32), mode="bilinear", align_corners=False)
+        loss = F.mse_loss(up, ab / 110)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():  # (batch statistics: 40 steps are too few for the running ones)
+        kept = network.chroma(lightness, hint_ab, hint_mask)[:, 0].mean((-2, -1))
+        swapped = network.chroma(lightness, hint_ab.flip(0), hint_mask)[:, 0].mean((-2, -1))
+    assert kept[0] - kept[1] > 30  # follows the hints ...
+    assert swapped[1] - swapped[0] > 30  # ... and nothing else: swapped hints swap the colours
+
+
+def test_hint_maps_paint_squares_of_the_hint_colour() -> None:
+    hint = Hint(x=0.5, y=0.25, color="#2060c0")
+    hint_ab, mask = hint_maps([hint], 1, 40, 60, "cpu")
+    assert hint_ab is not None and mask is not None
+    assert mask.sum() == 9 and mask[0, 0, 9:12, 29:32].all()
+    expected = rgb_to_lab(torch.tensor([0x20, 0x60, 0xC0]).view(1, 3, 1, 1) / 255)[0, 1:, 0, 0]
+    torch.testing.assert_close(hint_ab[0, :, 10, 30], expected, atol=1e-4, rtol=0)
+    assert hint_ab[0, :, 0, 0].abs().max() == 0
+    assert hint_maps([], 1, 40, 60, "cpu") == (None, None)
+
+
+def test_training_hints_are_sampled_from_the_truth() -> None:
+    torch.manual_seed(0)
+    ab = torch.randn(64, 2, 24, 24) * 30
+    hint_ab, mask = sample_hints(ab)
+    per_image = mask.sum((1, 2, 3))
+    assert 0.3 < (per_image == 0).float().mean() < 0.7  # often no hints
+    assert per_image.max() <= 9 * 20
+    n, y, x = torch.nonzero(mask[:, 0])[0].tolist()
+    assert hint_ab[n, :, y, x].abs().sum() > 0
+    counts = hints.hint_counts(10_000)
+    assert counts.max() == 20 and counts.min() == 0
+
+
+# --- bins, readout, rebalancing -----------------------------------------------------------
+
+
+def test_bins_are_the_in_gamut_cells_of_a_10_unit_grid() -> None:
+    centres = bin_centres()
+    assert bin_count() == len(centres) == 261
+    assert centres.abs().max() <= 110 and (centres % 10 == 0).all()
+    np.testing.assert_array_equal(reachable_bins(48), centres.numpy())
+    gray = torch.zeros(1, 2, 1, 1)
+    assert (bins.nearest_bin(gray, centres) == int((centres.abs().sum(1) == 0).nonzero())).all()
+
+
+def test_annealed_mean_of_one_hot_is_the_bin_centre_and_low_temperature_is_the_mode() -> None:
+    centres = bin_centres()
+    one_hot = torch.zeros(1, len(centres), 1, 1)
+    one_hot[0, 100] = 1
+    torch.testing.assert_close(annealed_mean(one_hot, centres)[0, :, 0, 0], centres[100])
+    generator = torch.Generator().manual_seed(1)
+    probabilities = torch.softmax(torch.randn(1, len(centres), 1, 1, generator=generator), 1)
+    probabilities[0, 50] += 0.1  # a clear mode
+    probabilities /= probabilities.sum(1, keepdim=True)
+    mode = centres[probabilities[0, :, 0, 0].argmax()]
+    cold = annealed_mean(probabilities, centres, temperature=0.01)[0, :, 0, 0]
+    torch.testing.assert_close(cold, mode, atol=1e-2, rtol=0)
+    mean = (probabilities[0, :, 0, 0, None] * centres).sum(0)
+    torch.testing.assert_close(annealed_mean(probabilities, centres, 1.0)[0, :, 0, 0], mean)
+    logits = probabilities.log()
+    torch.testing.assert_close(readout(logits, centres), annealed_mean(probabilities, centres))
+
+
+def test_soft_encoding_spreads_over_the_five_nearest_bins() -> None:
+    centres = bin_centres()
+    ab = torch.tensor([[12.0, -31.0], [0.0, 0.0]]).T.reshape(1, 2, 1, 2)
+    target = soft_encode(ab, centres)
+    torch.testing.assert_close(target.sum(1), torch.ones(1, 1, 2))
+    assert ((target > 0).sum(1) == 5).all()
+    peak = centres[target[0, :, 0, 0].argmax()]
+    assert peak.tolist() == [10.0, -30.0]
+
+
+def test_rebalancing_weights_have_expected_value_one_and_favour_rare_colours() -> None:
+    centres = bin_centres()
+    counts = torch.zeros(len(centres))
+    near_gray = centres.norm(dim=1) < 25
+    counts[near_gray] = 1000.0
+    counts[~near_gray] = 1.0
+    weights = rebalancing_weights(counts, centres)
+    prior = smoothed_prior(counts, centres)
+    torch.testing.assert_close((prior * weights).sum().float(), torch.tensor(1.0))
+    assert torch.isclose(prior.sum(), torch.tensor(1.0, dtype=prior.dtype))
+    assert weights[~near_gray].mean() > 3 * weights[near_gray].mean()
+    assert (rebalancing_weights(torch.zeros(len(centres)), centres) == 1).all()
+
+
+# --- objectives and training --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", recipes.RECIPES, ids=lambda r: r.name)
+def test_objective_runs_a_backward_pass(recipe: recipes.TrainingRecipe) -> None:
+    torch.manual_seed(0)
+    network = recipe.build(dict(recipe.config))
+    clean = torch.rand(2, 3, 32, 32)
+    degraded = lightness_of(clean).expand(-1, 3, -1, -1) / 100
+    assert recipe.objective is not None
+    loss = recipe.objective(network, degraded, clean)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for p in network.parameters())
+    if recipe.name == "colorize.unet":
+        assert int(network.prior_batches) == 1 and network.prior_counts.sum() == 2 * 8 * 8
+    restored = recipe.predict(network.eval(), degraded)
+    assert restored.shape == clean.shape
+
+
+@pytest.mark.parametrize("recipe", recipes.RECIPES, ids=lambda r: r.name)
+def test_train_runs_two_steps_on_synthetic_photos(
+    recipe: recipes.TrainingRecipe, tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(6):
+        write_image(folder / f"{seed}.png", synthetic_photo(48, 64, seed=seed))
+    small = dataclasses.replace(recipe, patch=32, batch=2, holdout=50, validation_size=32)
+    out = tmp_path / "weights" / "w.safetensors"
+    out.parent.mkdir()
+    manifest = train(small, out, data_root=tmp_path, folders=[folder], steps=2, evaluations=1)
+    assert manifest.stage == recipe.name and manifest.training.steps == 2
+    assert (
+        read_manifest(out).architecture
+        == {
+            "colorize.unet": "colorize-unet-classify",
+            "colorize.regression": "colorize-unet-regress",
+        }[recipe.name]
+    )
+    stage = {s.name: s for s in STAGES}[recipe.name]
+    network = unet.load_model(unet.build, out, device=CPU, expect_stage=stage.name)
+    assert isinstance(network, ColorizeNet)
+
+
+# --- the shipped weights ------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="colorize-unet weights are not trained yet")
+def test_shipped_weights_colour_gray_photos_plausibly() -> None:
+    stage = UNetColorize(CPU)
+    scores = []
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        original = getattr(data, name)()[::2, ::2].astype(np.float32) / 255
+        gray = np.repeat(color.rgb2gray(original)[..., None], 3, axis=2).astype(np.float32)
+        out = run_stage(stage, {"image": gray}, ColorizeParams())["image"]
+        scores.append(
+            (
+                colourfulness(out) / colourfulness(original),
+                psnr(out, original) - psnr(gray, original),
+            )
+        )
+    fraction, gain = np.mean(scores, axis=0)
+    assert fraction > 0.3  # vivid, not washed out
+    assert gain > -1.5  # and not wildly wrong
