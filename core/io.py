@@ -194,7 +194,7 @@ def write_image(
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, encode)
+        write_atomically(path, encode)
     except ImageWriteError:
         raise
     except Exception as exc:
@@ -395,7 +395,7 @@ def _with_iccp(png: bytes, icc: bytes) -> bytes:
     return png[:_PNG_HEADER_END] + chunk + png[_PNG_HEADER_END:]
 
 
-def _write_atomically(path: Path, encode: Callable[[BinaryIO], None]) -> None:
+def write_atomically(path: Path, encode: Callable[[BinaryIO], None]) -> None:
     """Run ``encode`` into a temporary file beside ``path``, then move it onto ``path``."""
     temporary = path.with_name(f".{path.stem}.tmp{secrets.token_hex(4)}{path.suffix}")
     # Opened outside the try: a name clash must not delete someone else's file.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from torch import nn
 from restore.color import to_channels
 from restore.degrade import Recipe, load_recipe
 from restore.errors import RestoreError
-from restore.io import SUPPORTED_SUFFIXES, read_image
+from restore.io import SUPPORTED_SUFFIXES, read_image, write_atomically
 from restore.weights import Manifest, Training, save_weights
 
 Predict = Callable[[nn.Module, torch.Tensor], torch.Tensor]
@@ -162,12 +161,6 @@ StepReport = Callable[[int, int, float, float | None], None]
 """(step, total steps, loss, validation PSNR or None)."""
 
 
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
-
-
 def train(
     recipe: TrainingRecipe,
     out: Path,
@@ -236,18 +229,16 @@ def train(
         psnr = None
         if step % every == 0 or step == steps:
             psnr = validation_psnr(recipe, model, pairs)
-            _save_checkpoint(
-                checkpoint,
-                {
-                    "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                    "seconds": time.perf_counter() - began,
-                },
-            )
+            state = {
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "schedule": schedule.state_dict(),
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "seconds": time.perf_counter() - began,
+            }
+            write_atomically(checkpoint, lambda fh, state=state: torch.save(state, fh))
         if report is not None:
             report(step, steps, loss.item(), psnr)
 

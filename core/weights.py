@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -22,6 +20,7 @@ from safetensors.torch import save as dump_safetensors
 
 from restore import __version__
 from restore.errors import StageUnavailable
+from restore.io import write_atomically
 from restore.models import models
 
 WeightsPath = Path | Traversable
@@ -74,17 +73,8 @@ def manifest_path(path: WeightsPath) -> WeightsPath:
     return parent.joinpath(path.name.rsplit(".", 1)[0] + ".json")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_bytes(path: Path, data: bytes) -> None:
+    write_atomically(path, lambda fh: fh.write(data))
 
 
 def save_weights(
@@ -128,9 +118,9 @@ def save_weights(
         quality=dict(quality or {}),
         restore_version=__version__,
     )
-    _write_atomic(path, data)
+    _write_bytes(path, data)
     text = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
-    _write_atomic(path.with_suffix(".json"), text.encode())
+    _write_bytes(path.with_suffix(".json"), text.encode())
     return manifest
 
 
