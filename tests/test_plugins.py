@@ -23,7 +23,7 @@ BUILT_IN = {
     "deblur": {"deblur.wiener", "deblur.richardson_lucy"},
     "sharpen": {"sharpen.unsharp"},
     "inpaint": {"inpaint.damage_mask", "inpaint.opencv"},
-    "colorize": {"colorize.unet"},
+    "colorize": {"colorize.unet", "colorize.regression"},
 }
 
 
