@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +48,15 @@ def train(
     if out.suffix != ".safetensors":
         raise fail(f"{out}: the weights file must end in .safetensors")
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = shlex.join(["restore", *sys.argv[1:]])
+    command = shlex.join(
+        [
+            *("restore", "train", recipe, "--out", str(out)),
+            *(arg for folder in data or [] for arg in ("--data", str(folder))),
+            *(("--data-root", str(data_root)) if data_root != DEFAULT_DATA else ()),
+            *(("--steps", str(steps)) if steps else ()),
+            *(("--seed", str(seed)) if seed else ()),
+        ]
+    )  # the command that reproduces these weights (resuming does not change them)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -127,6 +127,8 @@ def test_train_command(data_root: Path) -> None:
     assert result.exit_code == 0, result.output
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["stage"] == "denoise.dncnn" and manifest["architecture"] == "DnCNN-RB-S2"
-    assert manifest["training"]["command"].startswith("restore ")
+    assert manifest["training"]["command"] == (
+        f"restore train denoise.dncnn-gray --out {out} --data {data_root / 'photos'} --steps 2"
+    )
     unknown = CliRunner().invoke(app, ["train", "nope", "--out", str(out)])
     assert unknown.exit_code == 2 and "unknown training recipe 'nope'" in unknown.output
