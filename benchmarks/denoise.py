@@ -28,7 +28,7 @@ from restore.io import read_image
 from restore.plugins import Registry
 from restore.tiling import TileOptions, run_stage
 from restore.training import held_out
-from restore.weights import model_card, read_manifest
+from restore.weights import Manifest, write_model_cards
 
 SETS = {"gray": ("BSD400_gray", 1), "color": ("CBSD432_filtered", 3)}
 SIGMAS = (15, 25, 50)
@@ -120,7 +120,7 @@ def main() -> None:
     table = format_table(results)
     print("\n".join(table))
     if args.cards:
-        write_model_cards(args.cards, table, " ".join(sys.argv))
+        write_denoiser_cards(args.cards, table, " ".join(sys.argv))
 
 
 def format_table(
@@ -141,24 +141,23 @@ def format_table(
     return lines
 
 
-def write_model_cards(folder: Path, table: list[str], command: str) -> None:
-    """A MODEL_CARD (``<stem>.md``) beside each weights manifest, with this benchmark."""
-    for manifest_file in sorted(folder.glob("*.json")):
-        manifest = read_manifest(manifest_file.with_suffix(".safetensors"))
+def write_denoiser_cards(folder: Path, table: list[str], command: str) -> None:
+    """A model card beside each weights manifest in ``folder``, with this benchmark."""
+    benchmark = (
+        "PSNR (dB) / SSIM on 8-bit images, border 0, on held-out images (never trained "
+        "on); Gaussian noise, 8-bit clipped; MP/s on this project's 2-core CPU machine "
+        f"(torch threads: {torch.get_num_threads()}, default tile 512). Measured with:\n\n"
+        f"```bash\npython {command}\n```\n\n" + "\n".join(table)
+    )
+
+    def describe(manifest: Manifest) -> str:
         kind = "colour" if manifest.config.get("channels") == 3 else "grayscale"
-        benchmark = (
-            "PSNR (dB) / SSIM on 8-bit images, border 0, on held-out images (never trained "
-            "on); Gaussian noise, 8-bit clipped; MP/s on this project's 2-core CPU machine "
-            f"(torch threads: {torch.get_num_threads()}, default tile 512). Measured with:\n\n"
-            f"```bash\npython {command}\n```\n\n" + "\n".join(table)
+        return (
+            f"Blind {kind} denoiser for `{manifest.stage}` (noise sigma 0-55 on 8-bit "
+            "images): the network predicts the noise, which is subtracted."
         )
-        card = model_card(
-            manifest,
-            description=f"Blind {kind} denoiser for `{manifest.stage}` (noise sigma 0-55 on "
-            "8-bit images): the network predicts the noise, which is subtracted.",
-            extra_sections={"Benchmark": benchmark, "Limitations": LIMITATIONS},
-        )
-        manifest_file.with_suffix(".md").write_text(card, encoding="utf-8")
+
+    write_model_cards(folder, describe, {"Benchmark": benchmark, "Limitations": LIMITATIONS})
 
 
 if __name__ == "__main__":

@@ -250,3 +250,18 @@ Command:
 
 {quality}
 {extra}"""
+
+
+def write_model_cards(
+    folder: Path, describe: Callable[[Manifest], str], sections: Mapping[str, str]
+) -> list[Path]:
+    """Write ``<stem>.md`` beside every weights manifest in ``folder`` (benchmarks call this
+    with their measured table, so the cards always hold numbers a command produced)."""
+    written = []
+    for manifest_file in sorted(folder.glob("*.json")):
+        manifest = read_manifest(manifest_file.with_suffix(".safetensors"))
+        card = model_card(manifest, description=describe(manifest), extra_sections=sections)
+        target = manifest_file.with_suffix(".md")
+        _write_bytes(target, card.encode())
+        written.append(target)
+    return written
