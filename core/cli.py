@@ -20,8 +20,7 @@ from restore.errors import Cancelled, PipelineError, RestoreError
 from restore.pipeline import Pipeline
 from restore.plugins import Registry
 from restore.progress import RichObserver
-
-console = Console(stderr=True)
+from restore.terminal import console, say
 
 
 class DefaultRunGroup(TyperGroup):
@@ -46,14 +45,12 @@ def load_pipeline(pipeline: Path, overrides: list[str] | None) -> Pipeline:
     """Load a pipeline against the installed plugins, warning about broken ones."""
     registry = Registry.from_entry_points()
     for info in registry.broken():
-        console.print(
-            f"[yellow]warning:[/] plugin {info.name!r} not loaded: {info.error}", soft_wrap=True
-        )
+        say(f"[yellow]warning:[/] plugin {info.name!r} not loaded: {info.error}")
     return Pipeline.from_yaml(pipeline, registry=registry, overrides=overrides or [])
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    say(f"[red]error:[/] {message}")
     return typer.Exit(code)
 
 
@@ -61,7 +58,7 @@ def summary(outcomes: list[FileOutcome]) -> Table:
     """The per-file table printed at the end of a batch."""
     table = Table(title="restore summary")
     for column in ("file", "status", "seconds", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     styles = {"done": "green", "skipped": "cyan", "failed": "red"}
     for outcome in outcomes:
         note = outcome.message or ", ".join(p.name for p in outcome.written)
@@ -140,7 +137,7 @@ def run(
     failed = sum(o.status == "failed" for o in outcomes)
     done = sum(o.status == "done" for o in outcomes)
     skipped = len(outcomes) - done - failed
-    console.print(f"{done} done, {skipped} skipped, {failed} failed -> {output}")
+    say(f"{done} done, {skipped} skipped, {failed} failed -> {output}")
     if failed:
         raise typer.Exit(1)
 
@@ -157,10 +154,10 @@ def check(
         restorer = load_pipeline(pipeline, set_)
     except PipelineError as error:
         for problem in error.problems:
-            console.print(f"[red]error:[/] {pipeline}: {problem}", highlight=False, soft_wrap=True)
+            say(f"[red]error:[/] {pipeline}: {problem}")
         raise typer.Exit(2) from None
     order = " -> ".join(node.id for node in restorer.plan.nodes)
-    console.print(f"{pipeline}: ok ({order})", highlight=False)
+    say(f"{pipeline}: ok ({order})")
 
 
 @app.command()
@@ -181,7 +178,7 @@ def plugins(
             if plugin["skipped"]
             else f"version {plugin['version']}"
         )
-        out.print(f"[bold]{plugin['name']}[/] ({plugin['module']}) {state}", highlight=False)
+        say(f"[bold]{plugin['name']}[/] ({plugin['module']}) {state}", out)
         for stage in plugin["stages"]:
             tiling = stage["tiling"]
             out.print(
@@ -195,7 +192,7 @@ def plugins(
                     highlight=False,
                 )
         if plugin["training"]:
-            out.print(f"  training recipes: {', '.join(plugin['training'])}", highlight=False)
+            say(f"  training recipes: {', '.join(plugin['training'])}", out)
 
 
 def main() -> None:

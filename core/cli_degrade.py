@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 
 from restore.batch import FileOutcome, discover
-from restore.cli import app, console, fail, summary
+from restore.cli import app, fail, summary
 from restore.degrade import DATA_ENV, DEFAULT_DATA, RECIPES, Recipe, file_seed, load_recipe
 from restore.errors import RestoreError
 from restore.io import read_image, write_image
+from restore.terminal import console, say
 
 
 def _degrade_file(recipe: Recipe, path: Path, target: Path, seed: int) -> list[Path]:
@@ -47,7 +48,7 @@ def degrade(
     if list_:
         out = Console()
         for name, builtin in RECIPES.items():
-            out.print(f"[bold]{name}[/]: {builtin.description}", highlight=False, soft_wrap=True)
+            say(f"[bold]{name}[/]: {builtin.description}", out)
         return
     if recipe is None or source is None:
         raise fail("expected RECIPE and SOURCE (or --list)")
@@ -59,18 +60,25 @@ def degrade(
     if not files:
         raise fail(f"{source}: no image files found")
     outcomes = []
+    claimed: dict[Path, Path] = {}
     for path, relative in files:
         start = time.perf_counter()
+        target = output / relative.with_suffix(".png")
         try:
-            target = output / relative.with_suffix(".png")
+            if target in claimed:
+                raise RestoreError(
+                    f"{path}: output {target} is already written from {claimed[target]}"
+                )
+            claimed[target] = relative
             written = _degrade_file(chosen, path, target, file_seed(seed, relative))
             outcome = FileOutcome(relative, "done", written=written)
         except RestoreError as error:
             outcome = FileOutcome(relative, "failed", message=str(error))
+            say(f"[red]failed:[/] {outcome.message}")
         outcome.seconds = time.perf_counter() - start
         outcomes.append(outcome)
     console.print(summary(outcomes))
     failed = sum(o.status == "failed" for o in outcomes)
-    console.print(f"{len(outcomes) - failed} done, {failed} failed -> {output}")
+    say(f"{len(outcomes) - failed} done, {failed} failed -> {output}")
     if failed:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from restore.cli import app, console, fail, load_pipeline
+from restore.cli import app, fail, load_pipeline
 from restore.degrade import DATA_ENV, DEFAULT_DATA
 from restore.errors import Cancelled, RestoreError
 from restore.evaluate import (
@@ -21,6 +21,7 @@ from restore.evaluate import (
     pairs_from_recipe,
 )
 from restore.metrics import CONVENTIONS
+from restore.terminal import console, say
 
 
 @app.command("eval")
@@ -81,24 +82,21 @@ def eval_(
     crops: list[tuple[str, list[tuple[str, Any]]]] = []
 
     def keep(name: str, images: dict[str, Any], rows: list[Row]) -> None:
-        console.print(
-            f"{name}: " + ", ".join(f"{row.method} {row.psnr:.2f} dB" for row in rows),
-            highlight=False,
-        )
+        say(f"{name}: " + ", ".join(f"{row.method} {row.psnr:.2f} dB" for row in rows))
         if sheet is not None:
             crops.append((name, crop_panels(list(images.items()), crop)))
 
     try:
         result = evaluate(methods, source, convention=convention, border=border, on_image=keep)
-        console.print(result.convention, highlight=False)
+        say(result.convention)
         console.print(result.table())
         if report is not None:
             written = [result.to_csv(f"{report}.csv"), result.to_json(f"{report}.json")]
-            console.print(f"report -> {', '.join(map(str, written))}", highlight=False)
+            say(f"report -> {', '.join(map(str, written))}")
         if sheet is not None:
             scores = {(row.image, row.method): row.psnr for row in result.rows}
             contact_sheet(sheet, crops, crop, scores=scores)
-            console.print(f"contact sheet -> {sheet}", highlight=False)
+            say(f"contact sheet -> {sheet}")
     except Cancelled:
         raise fail("cancelled", 130) from None
     except (RestoreError, OSError) as error:

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from restore.cli import app, console, fail
+from restore.cli import app, fail
 from restore.degrade import DATA_ENV, DEFAULT_DATA
 from restore.errors import RestoreError
 from restore.plugins import Registry
+from restore.terminal import console, say
 from restore.training import train as run_training
 
 
@@ -71,7 +72,7 @@ def train(
             fields = {"loss": loss} | ({"psnr": f"{psnr:.2f} dB"} if psnr is not None else {})
             progress.update(task, completed=step, total=total, **fields)
             if psnr is not None and not console.is_terminal:
-                console.print(f"step {step}/{total} loss {loss:.5f} val PSNR {psnr:.2f} dB")
+                say(f"step {step}/{total} loss {loss:.5f} val PSNR {psnr:.2f} dB")
 
         try:
             manifest = run_training(
@@ -87,7 +88,8 @@ def train(
             )
         except RestoreError as error:
             raise fail(str(error)) from None
-    Console().print(
+    say(
         f"wrote {out} ({manifest.parameters} parameters, validation PSNR "
-        f"{manifest.quality['validation_psnr']:.2f} dB, sha256 {manifest.sha256[:12]}…)"
+        f"{manifest.quality['validation_psnr']:.2f} dB, sha256 {manifest.sha256[:12]}…)",
+        Console(),
     )

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from restore.batch import BatchObserver, FileOutcome
+from restore.terminal import say
 
 
 class RichObserver(BatchObserver):
@@ -49,6 +50,4 @@ class RichObserver(BatchObserver):
     def file_finished(self, outcome: FileOutcome) -> None:
         self.progress.advance(self.images)
         if outcome.status == "failed":
-            self.console.print(
-                f"[red]failed:[/] {outcome.message}", highlight=False, soft_wrap=True
-            )
+            say(f"[red]failed:[/] {outcome.message}", self.console)

@@ -78,8 +78,11 @@ def test_never_writes_over_an_input(photos: Path) -> None:
 
 
 def test_check_command(tmp_path: Path) -> None:
-    ok = runner.invoke(app, ["check", str(ROOT / "examples" / "pipelines" / "old-photo.yaml")])
-    assert ok.exit_code == 0 and "ok (denoise -> damage -> inpaint" in ok.output
+    deep = tmp_path.joinpath(*["a-long-folder-name"] * 6) / "old-photo.yaml"
+    deep.parent.mkdir(parents=True)
+    deep.write_text((ROOT / "examples" / "pipelines" / "old-photo.yaml").read_text())
+    ok = runner.invoke(app, ["check", str(deep)])
+    assert ok.exit_code == 0 and f"{deep}: ok (denoise -> damage -> inpaint" in ok.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "nodes:\n  - id: x\n    uses: denoise.nlmean\n  - id: y\n    uses: "

@@ -324,3 +324,11 @@ def test_real_overlays_and_kernels() -> None:
         assert result.image.shape == image.shape and 0 <= result.image.min() <= 1
         if name != "blur-kernels":
             assert 0 < result.mask.mean() < 0.9
+
+
+def test_cli_refuses_two_sources_for_one_output(photos: Path, tmp_path: Path) -> None:
+    write_image(photos / "a.jpg", synthetic_photo(40, 48, seed=9))
+    out = tmp_path / "out"
+    code, output = invoke("gray", str(photos), "-o", str(out))
+    assert code == 1 and "3 done, 1 failed" in output
+    assert f"output {out / 'a.png'} is already written from a." in output
