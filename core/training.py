@@ -70,6 +70,9 @@ class TrainingRecipe:
     holdout: int = 5
     validation_size: int = 256
     extra: Mapping[str, Any] = field(default_factory=dict)
+    bf16: bool = False
+    """Forward passes under bfloat16 autocast (weights, optimiser and validation stay float32):
+    about twice as fast on CPUs with AVX-512 BF16."""
     objective: Objective | None = None
     """``objective(model, degraded, clean) -> scalar``: when set, the training loss instead of
     ``loss(predict(model, degraded), clean)`` (e.g. a classification loss on the network's
@@ -218,10 +221,12 @@ def train(
     for step in range(start + 1, steps + 1):
         clean = train_bank.patches(rng, recipe.batch, recipe.patch)
         degraded = degrade_batch(degradation, clean, rng)
-        if recipe.objective is not None:
-            loss = recipe.objective(model, to_tensor(degraded), to_tensor(clean))
-        else:
-            loss = recipe.loss(recipe.predict(model, to_tensor(degraded)), to_tensor(clean))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+            if recipe.objective is not None:
+                loss = recipe.objective(model, to_tensor(degraded), to_tensor(clean))
+            else:
+                restored = recipe.predict(model, to_tensor(degraded)).float()
+                loss = recipe.loss(restored, to_tensor(clean))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -84,6 +85,22 @@ def test_trains_and_exports_verified_weights(data_root: Path) -> None:
     assert manifest.training.command == "restore train toy" and manifest.training.steps == 6
     assert manifest.quality["validation_psnr"] > 10
     assert not out.with_suffix(".ckpt").exists()
+
+
+def test_bf16_recipe_trains_under_autocast_and_exports_float32(data_root: Path) -> None:
+    seen: set[torch.dtype] = set()
+
+    def watched(config: dict) -> nn.Module:
+        net = tiny_net(config)
+        net[0].register_forward_hook(lambda module, args, output: seen.add(output.dtype))
+        return net
+
+    recipe = dataclasses.replace(RECIPE, build=watched, bf16=True)
+    out = data_root / "bf16.safetensors"
+    manifest = train(recipe, out, data_root=data_root, evaluations=1)
+    assert seen == {torch.bfloat16, torch.float32}  # training steps, then float32 validation
+    assert {tensor.dtype for tensor in load_file(out).values()} == {torch.float32}
+    assert manifest.quality["validation_psnr"] > 10
 
 
 def test_resume_continues_exactly(data_root: Path) -> None:

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
 from restore import Channels, StageUnavailable, TilePolicy
-from restore.io import write_image
+from restore.cli import app
+from restore.io import read_image, write_image
 from restore.metrics import colourfulness, psnr
 from restore.plugins import Registry
 from restore.testing import synthetic_photo
@@ -19,6 +20,7 @@ from restore.tiling import TileOptions, run_stage
 from restore.training import train
 from restore.weights import read_manifest, save_weights
 from skimage import color, data
+from typer.testing import CliRunner
 
 import restore_colorize
 from restore_colorize import bins, hints, recipes, unet
@@ -291,6 +293,27 @@ def test_hints_colour_the_output_where_they_are_placed(monkeypatch: pytest.Monke
     target = rgb_to_lab(torch.tensor([0xC0, 0x30, 0x20]).view(1, 3, 1, 1) / 255)[0, 1:, 0, 0]
     assert far.norm() < 0.5 and near.norm() > 20
     assert torch.cosine_similarity(near, target, dim=0) > 0.99  # the hint's hue
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_hints_reach_the_stage_from_an_image_sidecar(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`<stem>.restore.yaml` beside a photo gives that photo (only) its colour hints."""
+    monkeypatch.setattr(ColorizeNet, "chroma", fake_chroma)
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    for name in ("hinted", "plain"):
+        write_image(photos / f"{name}.png", np.full((128, 192, 1), 0.5, np.float32))
+    (photos / "hinted.restore.yaml").write_text(
+        "colorize:\n  working_size: 96\n  hints: [{x: 0.25, y: 0.5, color: '#c03020'}]\n"
+    )
+    pipeline = Path(__file__).parents[3] / "examples" / "pipelines" / "colorize.yaml"
+    result = CliRunner().invoke(app, [str(pipeline), str(photos), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    hinted, plain = (read_image(out / f"{name}.png").pixels for name in ("hinted", "plain"))
+    red, green, blue = hinted[64, 48]
+    assert red > green + 0.1 and red > blue + 0.1 and np.ptp(hinted[64, 160]) < 0.01
+    assert np.ptp(plain, axis=2).max() < 0.01  # no sidecar, no hints: still neutral
 
 
 def test_a_few_training_steps_with_hints_make_the_network_follow_them() -> None:
