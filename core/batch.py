@@ -114,9 +114,13 @@ class BatchRunner:
         self.cancel = cancel
 
     def _targets(self, relative: Path) -> dict[tuple[str, str], tuple[Path, PortKind]]:
-        nodes = {node.id: node for node in self.pipeline.plan.nodes}
+        """Output files in writing order: the main output last, so that its existence
+        means the image is complete (outputs of bypassed nodes are never written)."""
+        plan = self.pipeline.plan
+        nodes = {node.id: node for node in plan.nodes}
         targets = {}
-        for output in self.pipeline.plan.outputs:
+        main = plan.main_output
+        for output in [*(o for o in plan.outputs if o is not main), main]:
             kind = nodes[output.node].stage.outputs[output.port].kind
             path = output_path(self.out_dir, relative, output, kind, self.suffix)
             targets[(output.node, output.port)] = (path, kind)
@@ -162,7 +166,8 @@ class BatchRunner:
         """Restore one file and write its outputs; errors become a failed outcome."""
         started = time.perf_counter()
         targets = self._targets(relative)
-        if self.skip_existing and all(path.exists() for path, _ in targets.values()):
+        main_target, _ = next(reversed(targets.values()))
+        if self.skip_existing and main_target.exists():
             return FileOutcome(path, "skipped", message="outputs exist")
         try:
             source = read_image(path)

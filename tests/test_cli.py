@@ -123,3 +123,23 @@ def test_sidecar_sets_parameters_for_one_image(photos: Path, tmp_path: Path) -> 
     np.testing.assert_allclose(  # strength 0 from the sidecar: the identity
         read_image(out / "a.png").pixels, read_image(photos / "a.png").pixels, atol=1 / 255
     )
+
+
+def test_skip_existing_when_a_bypassed_node_wrote_no_output(photos: Path, tmp_path: Path) -> None:
+    out, image = tmp_path / "out", str(photos / "a.png")
+    disabled = ["--set", "damage.enabled=false", "-o", str(out)]
+    first = runner.invoke(app, [INPAINT, image, *disabled])
+    assert first.exit_code == 0 and (out / "a.png").exists() and not (out / "a.mask.png").exists()
+    again = runner.invoke(app, [INPAINT, image, *disabled, "--skip-existing"])
+    assert again.exit_code == 0 and "0 done, 1 skipped, 0 failed" in again.output
+
+
+def test_the_main_output_is_written_last(photos: Path, tmp_path: Path) -> None:
+    """So an interrupted image (main output missing) is redone by --skip-existing."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, [INPAINT, str(photos / "a.png"), "-o", str(out)])
+    assert result.exit_code == 0
+    assert (out / "a.mask.png").stat().st_mtime_ns <= (out / "a.png").stat().st_mtime_ns
+    (out / "a.png").unlink()
+    again = runner.invoke(app, [INPAINT, str(photos / "a.png"), "-o", str(out), "--skip-existing"])
+    assert "1 done, 0 skipped" in again.output and (out / "a.png").exists()
