@@ -17,6 +17,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -26,6 +27,7 @@ from restore.weights import load_model
 from restore_colorize.hints import Hint, hint_maps
 from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab
 from restore_colorize.network import ColorizeNet
+from restore_colorize.spread import spread_hints
 
 WEIGHTS_DIR: Traversable | Path = resources.files("restore_colorize").joinpath("weights")
 STRIP_PIXELS = 1 << 20  # transfer works on strips of rows of about this many pixels
@@ -47,6 +49,15 @@ class ColorizeParams(StageParams):
             "Colour hints: a list of {x, y, color} with x, y in [0, 1] (fractions of "
             "width and height) and color '#rrggbb' or [r, g, b]; the colour spreads "
             "around each hint."
+        ),
+    )
+    hint_reach: float = Field(
+        0.3,
+        ge=0,
+        le=2,
+        description=(
+            "How far a hint's colour spreads after the network, edge-aware, as a fraction "
+            "of the long side (0: only the network's own response to the hints)."
         ),
     )
 
@@ -80,7 +91,10 @@ class LabColorize(Stage):
         n, _, height, width = lightness.shape
         hint_ab, hint_mask = hint_maps(params.hints, n, height, width, lightness.device)
         with torch.inference_mode():
-            chroma = network.chroma(lightness, hint_ab, hint_mask) * params.strength
+            chroma = network.chroma(lightness, hint_ab, hint_mask)
+        if hint_ab is not None and hint_mask is not None and params.hint_reach > 0:
+            chroma = _spread(lightness, chroma, hint_ab, hint_mask, params.hint_reach)
+        chroma = chroma * params.strength
         return {"image": lab_to_rgb_in_gamut(torch.cat([lightness, chroma], 1))}
 
     def transfer(
@@ -109,6 +123,21 @@ class LabColorize(Stage):
         )
         assert isinstance(network, ColorizeNet)
         return network
+
+
+def _spread(
+    lightness: torch.Tensor,
+    chroma: torch.Tensor,
+    hint_ab: torch.Tensor,
+    hint_mask: torch.Tensor,
+    reach: float,
+) -> torch.Tensor:
+    """:func:`spread_hints` over a batch of tensors."""
+    spread = [
+        spread_hints(*(t.cpu().numpy() for t in (light[0], ab, hint, mask[0])), reach)
+        for light, ab, hint, mask in zip(lightness, chroma, hint_ab, hint_mask, strict=True)
+    ]
+    return torch.from_numpy(np.stack(spread)).to(chroma.device)
 
 
 class UNetColorize(LabColorize):

@@ -37,6 +37,7 @@ from restore_colorize.bins import (
 from restore_colorize.hints import Hint, hint_maps, sample_hints
 from restore_colorize.lab import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from restore_colorize.network import ColorizeNet
+from restore_colorize.spread import spread_hints
 from restore_colorize.unet import (
     ColorizeParams,
     RegressionColorize,
@@ -338,6 +339,59 @@ def test_a_few_training_steps_with_hints_make_the_network_follow_them() -> None:
         swapped = network.chroma(lightness, hint_ab.flip(0), hint_mask)[:, 0].mean((-2, -1))
     assert kept[0] - kept[1] > 30  # follows the hints ...
     assert swapped[1] - swapped[0] > 30  # ... and nothing else: swapped hints swap the colours
+
+
+def two_regions_with_a_hint() -> tuple[np.ndarray, ...]:
+    """L* 30 on the left, 80 on the right (64 x 96), one hint of a*b* (40, -20) at the left."""
+    lightness = np.full((64, 96), 30.0, np.float32)
+    lightness[:, 48:] = 80
+    hint = Hint(x=0.2, y=0.5, color="#000000")
+    _, mask = hint_maps([hint], 1, 64, 96, "cpu")
+    hint_ab = np.zeros((2, 64, 96), np.float32)
+    hint_ab[:, mask[0, 0].numpy() > 0] = np.array([[40.0], [-20.0]], np.float32)
+    return lightness, hint_ab, mask[0, 0].numpy()
+
+
+def test_spread_hints_fills_the_region_and_stops_at_edges() -> None:
+    lightness, hint_ab, mask = two_regions_with_a_hint()
+    predicted = np.zeros((2, 64, 96), np.float32)
+    spread = spread_hints(lightness, predicted, hint_ab, mask, reach=0.3)
+    assert spread.shape == predicted.shape and spread.dtype == np.float32
+    np.testing.assert_allclose(spread[:, 32, 19], [40, -20], rtol=0.02)  # at the hint
+    left, right = np.linalg.norm(spread[:, 32, 40]), np.linalg.norm(spread[:, 32, 56])
+    assert left > 0.7 * np.hypot(40, 20) and right < 0.1 * left  # a strong edge stops it
+    nearer = spread_hints(lightness, predicted, hint_ab, mask, reach=0.05)
+    assert np.linalg.norm(nearer[:, 32, 40]) < 0.5 * left  # a shorter reach fades sooner
+
+
+def test_spread_hints_corrects_the_prediction_towards_the_hint() -> None:
+    lightness, hint_ab, mask = two_regions_with_a_hint()
+    predicted = np.stack([np.full((64, 96), 10.0), np.full((64, 96), 5.0)]).astype(np.float32)
+    spread = spread_hints(lightness, predicted, hint_ab, mask, reach=0.3)
+    np.testing.assert_allclose(spread[:, 32, 19], [40, -20], rtol=0.02)
+    np.testing.assert_allclose(spread[:, 5, 90], [10, 5], atol=0.5)  # far, across the edge
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_hints_are_followed_even_by_a_network_that_ignores_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def ignores_hints(self: ColorizeNet, lightness: torch.Tensor, *hints: object) -> torch.Tensor:
+        return torch.zeros_like(lightness).expand(-1, 2, -1, -1)
+
+    monkeypatch.setattr(ColorizeNet, "chroma", ignores_hints)
+    gray = np.repeat(np.full((128, 192, 1), 0.5, np.float32), 3, axis=2)
+    stage = UNetColorize(CPU)
+    hint = {"x": 0.25, "y": 0.5, "color": "#c03020"}
+    results = [
+        run_stage(stage, {"image": gray}, ColorizeParams(working_size=96, hints=[hint], **extra))
+        for extra in ({"hint_reach": 0}, {})
+    ]
+    network_only, spread = (rgb_to_lab(nchw(r["image"]))[0, 1:] for r in results)
+    target = rgb_to_lab(torch.tensor([0xC0, 0x30, 0x20]).view(1, 3, 1, 1) / 255)[0, 1:, 0, 0]
+    assert network_only.abs().max() < 0.5  # hint_reach 0: only the network, which ignores them
+    assert torch.cosine_similarity(spread[:, 64, 48], target, dim=0) > 0.99
+    assert spread[:, 64, 48].norm() > 0.9 * target.norm() and spread[:, 64, 96].norm() > 10
 
 
 def test_hint_maps_paint_squares_of_the_hint_colour() -> None:
