@@ -1,4 +1,4 @@
-"""docs/plugins.md documents every hook, hook argument and stage-contract field."""
+"""docs/plugins.md documents every hook, hook argument, stage-contract and recipe field."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from restore import hookspecs, testing
 from restore.plugins import ALLOW_ENV, BLOCK_ENV
 from restore.stage import Channels, Port, PortKind, Stage, TilePolicy, Tiling
+from restore.training import TrainingRecipe
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
 
@@ -24,9 +25,8 @@ def documented_names() -> list[str]:
     for hook in hook_names():
         names += list(inspect.signature(getattr(hookspecs, hook)).parameters)
     names += [name for name in vars(Stage) if not name.startswith("_")]
-    names += [f.name for f in dataclasses.fields(Tiling)] + [
-        f.name for f in dataclasses.fields(Port)
-    ]
+    for contract in (Tiling, Port, TrainingRecipe):
+        names += [f.name for f in dataclasses.fields(contract)]
     names += [member.value for enum in (PortKind, Channels, TilePolicy) for member in enum]
     names += [n for n, f in vars(testing).items() if hasattr(f, "_fixture_function_marker")]
     return names
