@@ -13,7 +13,9 @@ Methods run through `restore.tiling.run_stage` like a pipeline would:
 - `colorize.unet`: the shipped classifier (rebalanced bins, annealed mean);
 
 each model also with 5 and 20 colour hints taken from the original at random
-(seeded) positions: the mean colour of a small window there.
+(seeded) positions: the mean colour of a small window there; and with 20
+hints but `hint_reach: 0` (the network's own response to the hints, without
+the edge-aware spreading after it).
 
 Columns: PSNR and SSIM of the RGB result against the original (8-bit RGB,
 border 0), mean colourfulness (Hasler and Süsstrunk) as a fraction of the
@@ -52,7 +54,9 @@ from restore.weights import write_model_cards
 DESCRIPTIONS = {
     "colorize.unet": "Automatic and hint-guided colorizer for black-and-white photos: predicts a "
     "distribution over 261 quantised CIELAB a*b* bins from L* (class-rebalanced "
-    "cross-entropy, annealed-mean readout); the photo's own full-resolution L* is kept.",
+    "cross-entropy, annealed-mean readout); the photo's own full-resolution L* is kept. "
+    "Colour hints go into the network and are then spread edge-aware over their regions "
+    "(normalised screened-Poisson interpolation, `hint_reach`).",
     "colorize.regression": "Plain-regression baseline of the colorizer (same network body, "
     "L2 loss on a*b*), kept to show what classification adds.",
 }
@@ -67,6 +71,7 @@ HINT_COUNTS = (0, 5, 20)
 GRAY = "gray input"
 
 Method = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+Variant = tuple[Method, int]  # a method and its hint count
 
 
 def held_out_images(data: Path, limit: int) -> list[tuple[str, np.ndarray]]:
@@ -106,17 +111,25 @@ def sample_hints(original: np.ndarray, count: int, seed: int) -> list[dict[str, 
     return hints
 
 
-def stage_method(registry: Registry, name: str, working_size: int) -> Method:
+def stage_method(registry: Registry, name: str, working_size: int, **settings: object) -> Method:
     """A registered colorizer run through the tiler, with hints sampled from the original."""
     stage = registry.instance(name, torch.device("cpu"))
 
     def run(gray: np.ndarray, original: np.ndarray, hints: int) -> np.ndarray:
         params = stage.Params(
-            working_size=working_size, hints=sample_hints(original, hints, seed=hints)
+            working_size=working_size, hints=sample_hints(original, hints, seed=hints), **settings
         )
         return run_stage(stage, {"image": gray}, params, TileOptions())["image"]
 
     return run
+
+
+def variants(registry: Registry, name: str, working_size: int) -> dict[str, Variant]:
+    """The benchmark's rows for one colorizer: 0, 5 and 20 hints, and 20 without spreading."""
+    run = stage_method(registry, name, working_size)
+    rows = {name + (f" + {hints} hints" if hints else ""): (run, hints) for hints in HINT_COUNTS}
+    network_only = stage_method(registry, name, working_size, hint_reach=0)
+    return rows | {f"{name} + 20 hints, hint_reach 0": (network_only, 20)}
 
 
 def main() -> None:
@@ -137,18 +150,18 @@ def main() -> None:
 
     images = held_out_images(args.data, args.limit)
     registry = Registry.from_plugins(restore_colorize)
-    methods: dict[str, tuple[Method, int]] = {}
+    methods: dict[str, Variant] = {}
     notes = []
     probe_gray = to_channels(luma(images[0][1]), 3)
     for name in MODELS:
-        run = stage_method(registry, name, args.working_size)
+        rows = variants(registry, name, args.working_size)
+        run, _ = rows[name]
         try:
             run(probe_gray, images[0][1], 0)  # also loads the weights once, outside the timing
         except StageUnavailable as error:
             notes.append(f"skipped {name}: {error}")
             continue
-        for hints in HINT_COUNTS:
-            methods[name + (f" + {hints} hints" if hints else "")] = (run, hints)
+        methods |= rows
 
     labels = [GRAY, *methods]
     scores: dict[str, list[tuple[float, float, float]]] = {label: [] for label in labels}
