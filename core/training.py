@@ -70,6 +70,8 @@ class TrainingRecipe:
     holdout: int = 5
     validation_size: int = 256
     extra: Mapping[str, Any] = field(default_factory=dict)
+    clip: float | None = None
+    """Largest gradient norm (``clip_grad_norm_``) per step; ``None`` does not clip."""
     bf16: bool = False
     """Forward passes under bfloat16 autocast (weights, optimiser and validation stay float32):
     about twice as fast on CPUs with AVX-512 BF16."""
@@ -229,6 +231,8 @@ def train(
                 loss = recipe.loss(restored, to_tensor(clean))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        if recipe.clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
         optimiser.step()
         schedule.step()
         psnr = None

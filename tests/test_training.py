@@ -103,6 +103,18 @@ def test_bf16_recipe_trains_under_autocast_and_exports_float32(data_root: Path) 
     assert manifest.quality["validation_psnr"] > 10
 
 
+def test_clip_bounds_the_gradient(data_root: Path) -> None:
+    torch.manual_seed(0)
+    initial = tiny_net({"channels": 1}).state_dict()
+    moved = {}
+    for clip in (None, 1e-12):
+        out = data_root / f"clip-{clip}.safetensors"
+        train(dataclasses.replace(RECIPE, clip=clip), out, data_root=data_root, evaluations=1)
+        trained = load_file(out)
+        moved[clip] = max(float((trained[k] - initial[k]).abs().max()) for k in initial)
+    assert moved[None] > 1e-3 and moved[1e-12] < 1e-5  # Adam's steps shrink to lr * g / eps
+
+
 def test_resume_continues_exactly(data_root: Path) -> None:
     straight = data_root / "straight.safetensors"
     train(RECIPE, straight, data_root=data_root, evaluations=2)
