@@ -34,9 +34,11 @@ SETS = {"gray": ("BSD400_gray", 1), "color": ("CBSD432_filtered", 3)}
 SIGMAS = (15, 25, 50)
 HOLDOUT = 5  # percent, as in the denoise training recipes
 CROP = 256
-LIMITATIONS = """Trained for minutes on two CPU cores (see Training), on Gaussian noise only:
-real sensor noise, film grain and JPEG artifacts are outside its training. The
-held-out images come from the same collections as the training images (BSDS)."""
+LIMITATIONS = """Trained for about an hour on one CPU core (bfloat16 autocast; see Training),
+on Gaussian noise only: real sensor noise, film grain and JPEG artifacts are
+outside its training. The held-out images come from the same collections as the
+training images (BSDS); published DnCNN figures on BSD68 / CBSD68 are measured
+on other images and are not directly comparable."""
 
 Method = Callable[[np.ndarray], np.ndarray]
 

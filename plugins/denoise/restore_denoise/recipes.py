@@ -11,7 +11,15 @@ from restore.training import TrainingRecipe
 from restore_denoise.networks import MWCNN, DnCNN
 
 
-def _recipe(stage: str, model: str, colour: bool, steps: int, **settings: object) -> TrainingRecipe:
+def _recipe(
+    stage: str,
+    model: str,
+    colour: bool,
+    steps: int,
+    lr: float = 1e-3,
+    clip: float | None = None,
+    **settings: object,
+) -> TrainingRecipe:
     channels = 3 if colour else 1
     network = {"dncnn": (DnCNN, "DnCNN-RB-S2", 2), "mwcnn": (MWCNN, "MWCNN-S", 8)}[model]
     build, architecture, multiple = network
@@ -28,14 +36,27 @@ def _recipe(stage: str, model: str, colour: bool, steps: int, **settings: object
         patch=64,
         batch=16,
         steps=steps,
-        lr=1e-3,
+        lr=lr,
+        clip=clip,
+        bf16=True,
         extra={"multiple": multiple},
     )
 
 
 RECIPES = (
-    _recipe("denoise.dncnn", "dncnn", colour=False, steps=7000, width=64, blocks=7),
-    _recipe("denoise.dncnn", "dncnn", colour=True, steps=6000, width=64, blocks=7),
-    _recipe("denoise.mwcnn", "mwcnn", colour=False, steps=2500, widths=(32, 64, 128), blocks=2),
-    _recipe("denoise.mwcnn", "mwcnn", colour=True, steps=2500, widths=(32, 64, 128), blocks=2),
+    _recipe("denoise.dncnn", "dncnn", colour=False, steps=15000, width=64, blocks=7),
+    _recipe("denoise.dncnn", "dncnn", colour=True, steps=20000, width=64, blocks=7),
+    *(  # MWCNN diverged at step ~6000 with lr 1e-3 and no clipping (gradient norm ~0.015)
+        _recipe(
+            "denoise.mwcnn",
+            "mwcnn",
+            colour=colour,
+            steps=20000,
+            lr=5e-4,
+            clip=0.05,
+            widths=(32, 64, 128),
+            blocks=2,
+        )
+        for colour in (False, True)
+    ),
 )
