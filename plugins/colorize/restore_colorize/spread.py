@@ -20,6 +20,7 @@ from scipy.sparse.linalg import splu
 
 EDGE = 4.0  # L* difference at which a neighbour's affinity drops to exp(-1/2)
 CONFIDENCE = 0.01  # influence at which a correction is applied at half strength
+SPREAD_SIZE = 256  # long side of the grid the stage solves on (0.3 s; 512 would take 2 s)
 
 
 def _graph_laplacian(lightness: np.ndarray) -> sparse.csr_matrix:
@@ -42,18 +43,20 @@ def _graph_laplacian(lightness: np.ndarray) -> sparse.csr_matrix:
     return sparse.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency
 
 
-def spread_hints(
+def hint_corrections(
     lightness: np.ndarray,
     predicted: np.ndarray,
     hint_ab: np.ndarray,
     hint_mask: np.ndarray,
     reach: float,
 ) -> np.ndarray:
-    """``predicted`` a*b* (2 x H x W) corrected towards the hints, edge-aware.
+    """What to add to ``predicted`` a*b* (2 x H x W) to follow the hints, spread edge-aware.
 
     ``lightness`` is L* (H x W), ``hint_ab`` / ``hint_mask`` the painted hint
-    channels (2 x H x W, H x W); ``reach`` is the decay length of a hint's
-    influence as a fraction of the long side.
+    channels (2 x H x W, H x W; the mask may be fractional: a hint's weight);
+    ``reach`` is the decay length of a hint's influence as a fraction of the
+    long side. The sparse solve grows faster than the pixel count: keep H x W
+    small (the stage solves at most ``SPREAD_SIZE`` on the long side).
     """
     height, width = lightness.shape
     screening = 1.0 / (reach * max(height, width)) ** 2
@@ -64,4 +67,4 @@ def spread_hints(
     corrections = (hint_ab - predicted).reshape(2, -1).astype(np.float64) * mask
     spread = np.stack([solve(channel) for channel in corrections])
     spread /= influence + CONFIDENCE  # normalised, and faded where the hints barely reach
-    return predicted + spread.reshape(2, height, width).astype(predicted.dtype)
+    return spread.reshape(2, height, width).astype(predicted.dtype)

@@ -27,7 +27,7 @@ from restore.weights import load_model
 from restore_colorize.hints import Hint, hint_maps
 from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab
 from restore_colorize.network import ColorizeNet
-from restore_colorize.spread import spread_hints
+from restore_colorize.spread import SPREAD_SIZE, hint_corrections
 
 WEIGHTS_DIR: Traversable | Path = resources.files("restore_colorize").joinpath("weights")
 STRIP_PIXELS = 1 << 20  # transfer works on strips of rows of about this many pixels
@@ -132,12 +132,26 @@ def _spread(
     hint_mask: torch.Tensor,
     reach: float,
 ) -> torch.Tensor:
-    """:func:`spread_hints` over a batch of tensors."""
-    spread = [
-        spread_hints(*(t.cpu().numpy() for t in (light[0], ab, hint, mask[0])), reach)
-        for light, ab, hint, mask in zip(lightness, chroma, hint_ab, hint_mask, strict=True)
+    """``chroma`` plus :func:`hint_corrections`, solved on a grid of at most ``SPREAD_SIZE``."""
+    size = chroma.shape[-2:]
+    factor = min(1.0, SPREAD_SIZE / max(size))
+    grid = (round(size[0] * factor), round(size[1] * factor))
+
+    def shrink(image: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(image, size=grid, mode="area") if factor < 1 else image
+
+    weight = shrink(hint_mask)  # a hint's weight: the area it covers on the grid
+    hints = shrink(hint_ab * hint_mask) / weight.clamp(min=1e-12)
+    solved = [
+        hint_corrections(*(t.cpu().numpy() for t in (light[0], ab, hint, mask[0])), reach)
+        for light, ab, hint, mask in zip(
+            shrink(lightness), shrink(chroma), hints, weight, strict=True
+        )
     ]
-    return torch.from_numpy(np.stack(spread)).to(chroma.device)
+    corrections = torch.from_numpy(np.stack(solved)).to(chroma.device)
+    if factor < 1:
+        corrections = F.interpolate(corrections, size=size, mode="bilinear", align_corners=False)
+    return chroma + corrections
 
 
 class UNetColorize(LabColorize):

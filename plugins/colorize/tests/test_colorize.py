@@ -37,7 +37,7 @@ from restore_colorize.bins import (
 from restore_colorize.hints import Hint, hint_maps, sample_hints
 from restore_colorize.lab import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from restore_colorize.network import ColorizeNet
-from restore_colorize.spread import spread_hints
+from restore_colorize.spread import hint_corrections
 from restore_colorize.unet import (
     ColorizeParams,
     RegressionColorize,
@@ -352,22 +352,22 @@ def two_regions_with_a_hint() -> tuple[np.ndarray, ...]:
     return lightness, hint_ab, mask[0, 0].numpy()
 
 
-def test_spread_hints_fills_the_region_and_stops_at_edges() -> None:
+def test_hint_corrections_fills_the_region_and_stops_at_edges() -> None:
     lightness, hint_ab, mask = two_regions_with_a_hint()
     predicted = np.zeros((2, 64, 96), np.float32)
-    spread = spread_hints(lightness, predicted, hint_ab, mask, reach=0.3)
+    spread = predicted + hint_corrections(lightness, predicted, hint_ab, mask, reach=0.3)
     assert spread.shape == predicted.shape and spread.dtype == np.float32
     np.testing.assert_allclose(spread[:, 32, 19], [40, -20], rtol=0.02)  # at the hint
     left, right = np.linalg.norm(spread[:, 32, 40]), np.linalg.norm(spread[:, 32, 56])
     assert left > 0.7 * np.hypot(40, 20) and right < 0.1 * left  # a strong edge stops it
-    nearer = spread_hints(lightness, predicted, hint_ab, mask, reach=0.05)
+    nearer = hint_corrections(lightness, predicted, hint_ab, mask, reach=0.05)
     assert np.linalg.norm(nearer[:, 32, 40]) < 0.5 * left  # a shorter reach fades sooner
 
 
-def test_spread_hints_corrects_the_prediction_towards_the_hint() -> None:
+def test_hint_corrections_corrects_the_prediction_towards_the_hint() -> None:
     lightness, hint_ab, mask = two_regions_with_a_hint()
     predicted = np.stack([np.full((64, 96), 10.0), np.full((64, 96), 5.0)]).astype(np.float32)
-    spread = spread_hints(lightness, predicted, hint_ab, mask, reach=0.3)
+    spread = predicted + hint_corrections(lightness, predicted, hint_ab, mask, reach=0.3)
     np.testing.assert_allclose(spread[:, 32, 19], [40, -20], rtol=0.02)
     np.testing.assert_allclose(spread[:, 5, 90], [10, 5], atol=0.5)  # far, across the edge
 
@@ -392,6 +392,19 @@ def test_hints_are_followed_even_by_a_network_that_ignores_them(
     assert network_only.abs().max() < 0.5  # hint_reach 0: only the network, which ignores them
     assert torch.cosine_similarity(spread[:, 64, 48], target, dim=0) > 0.99
     assert spread[:, 64, 48].norm() > 0.9 * target.norm() and spread[:, 64, 96].norm() > 10
+    grids = []
+
+    def recorded(lightness: np.ndarray, *args: object) -> np.ndarray:
+        grids.append(lightness.shape)
+        return hint_corrections(lightness, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(unet, "hint_corrections", recorded)
+    big = np.repeat(np.full((384, 576, 1), 0.5, np.float32), 3, axis=2)
+    large = ColorizeParams(working_size=512, hints=[hint])
+    upsampled = rgb_to_lab(nchw(run_stage(stage, {"image": big}, large)["image"]))[0, 1:]
+    assert grids == [(170, 256)]  # the 341 x 512 working copy, solved on a smaller grid
+    assert torch.cosine_similarity(upsampled[:, 192, 144], target, dim=0) > 0.99
+    assert upsampled[:, 192, 144].norm() > 0.8 * target.norm()
 
 
 def test_hint_maps_paint_squares_of_the_hint_colour() -> None:
