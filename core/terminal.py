@@ -1,4 +1,4 @@
-"""The CLI's consoles and its one-line message printer."""
+"""The console the CLI reports on (stderr) and its one-line message printer."""
 
 from __future__ import annotations
 
