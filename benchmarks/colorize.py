@@ -219,6 +219,11 @@ def main() -> None:
             f"({reference:.1f}); PSNR/SSIM on 8-bit RGB. Measured with:\n\n"
             f"```bash\npython {' '.join(sys.argv)}\n```\n\n" + "\n".join(rows)
         )
+        if args.sheet:
+            benchmark += (
+                f"\n\nContact sheet (gray input, each model without and with 5 hints, "
+                f"original): [{args.sheet.name}](../../../../{args.sheet.as_posix()})"
+            )
         write_model_cards(
             args.cards,
             lambda manifest: DESCRIPTIONS[manifest.stage],
