@@ -47,8 +47,8 @@ RECIPES = (
     _recipe("denoise.dncnn", "dncnn", colour=False, steps=15000, width=64, blocks=7),
     _recipe("denoise.dncnn", "dncnn", colour=True, steps=20000, width=64, blocks=7),
     # MWCNN diverged at step ~6000 with lr 1e-3 and no clipping (gradient norm ~0.015). A finest
-    # level of width 64 instead of 32 lifts colour by 0.45 dB at sigma 15 but costs gray 1 dB
-    # there (BSD400 is 13 megapixels in all: it seems to overfit), so the gray model keeps 32.
+    # level of width 64 instead of 32 lifts colour by 0.45 dB at sigma 15 but costs gray 0.8-1 dB
+    # there (also with the Sun-Hays photos added, 5x the pixels), so the gray model keeps 32.
     *(
         _recipe(
             "denoise.mwcnn",
