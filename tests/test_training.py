@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from restore.cli import app
 from restore.io import write_image
 from restore.testing import synthetic_photo
-from restore.training import ImageBank, TrainingRecipe, held_out, train
+from restore.training import ImageBank, TrainingRecipe, held_out, log_mse, mse, train
 from restore.weights import load_weights
 
 
@@ -57,6 +58,22 @@ def test_holdout_split_is_stable_and_disjoint(data_root: Path) -> None:
     assert validation.images and train_bank.images
     assert held_out(Path("a/b.png"), 30) == held_out(Path("a/b.png"), 30)
     assert sum(held_out(Path(f"{i}.png"), 30) for i in range(1000)) in range(250, 350)
+
+
+def test_log_mse_is_mean_psnr_and_lifts_lightly_degraded_samples() -> None:
+    clean = torch.zeros(2, 1, 8, 8)
+    restored = torch.cat([torch.full((1, 1, 8, 8), 0.01), torch.full((1, 1, 8, 8), 0.2)])
+    restored.requires_grad_(True)
+    floor = (1 / 255) ** 2
+    expected = 1e-3 * (math.log(0.01**2 + floor) + math.log(0.2**2 + floor)) / 2
+    loss = log_mse(restored, clean)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    light, heavy = restored.grad[0].abs().sum(), restored.grad[1].abs().sum()
+    assert light > heavy  # under MSE the heavily degraded sample's gradient is 20x larger
+    restored.grad = None
+    mse(restored, clean).backward()
+    assert restored.grad[1].abs().sum() == pytest.approx(20 * restored.grad[0].abs().sum())
 
 
 def test_patches_are_crops_of_the_images(data_root: Path) -> None:
