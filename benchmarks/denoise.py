@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from restore.batch import discover
-from restore.degrade import file_seed, load_recipe
-from restore.evaluate import evaluate
-from restore.io import read_image
-from restore.plugins import Registry
-from restore.tiling import TileOptions, run_stage
-from restore.training import held_out
-from restore.weights import Manifest, write_model_cards
+from restore.app.runner import discover
+from restore.lab.degrade import file_seed, load_recipe
+from restore.lab.evaluate import evaluate
+from restore.io.images import read_image
+from restore.app.registry import Registry
+from restore.engine.tiling import TileOptions, run_stage
+from restore.lab.training import held_out
+from restore.api.weights import Manifest
+from restore.lab.export import write_model_cards
 
 SETS = {"gray": ("BSD400_gray", 1), "color": ("CBSD432_filtered", 3)}
 SIGMAS = (15, 25, 50)

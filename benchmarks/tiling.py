@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from restore.stage import Stage, StageParams, Tiling
-from restore.tiling import TileOptions, run_stage
+from restore.api.stage import Stage, StageParams, Tiling
+from restore.engine.tiling import TileOptions, run_stage
 
 LAYERS = 5  # 3x3 convolutions, so the receptive-field radius is 5
 

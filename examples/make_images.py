@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from restore.io import write_image
+from restore.io.images import write_image
 
 
 def scratches_and_dust(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from restore.cli import app
-from restore.io import read_image, write_image
+from restore.app.cli.main import app
+from restore.io.images import read_image, write_image
 from restore.testing import synthetic_photo
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""restore.color: luma, channel conversion and the grayscale test."""
+"""restore.api.color: luma, channel conversion and the grayscale test."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from restore.color import is_grayscale, is_toned_monochrome, luma, to_channels
-from restore.io import read_image
+from restore.api.color import is_grayscale, is_toned_monochrome, luma, to_channels
+from restore.io.images import read_image
 from restore.testing import synthetic_photo
 
 

@@ -10,8 +10,8 @@ from PIL import Image
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from restore.cli import app
-from restore.degrade import (
+from restore.app.cli.main import app
+from restore.lab.degrade import (
     RECIPES,
     DefocusBlur,
     Downscale,
@@ -32,8 +32,8 @@ from restore.degrade import (
     load_recipe,
     motion_kernel,
 )
-from restore.errors import PipelineError, RestoreError
-from restore.io import read_image, write_image
+from restore.api.errors import PipelineError, RestoreError
+from restore.io.images import read_image, write_image
 from restore.testing import synthetic_photo
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

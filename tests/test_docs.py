@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from restore import hookspecs, testing
-from restore.plugins import ALLOW_ENV, BLOCK_ENV
-from restore.stage import Channels, Port, PortKind, Stage, TilePolicy, Tiling
-from restore.training import TrainingRecipe
+from restore import testing
+from restore.api import hookspecs
+from restore.app.registry import ALLOW_ENV, BLOCK_ENV
+from restore.api.stage import Channels, Port, PortKind, Stage, TilePolicy, Tiling
+from restore.lab.training import TrainingRecipe
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
 

@@ -14,10 +14,10 @@ from rich.console import Console
 from skimage.metrics import structural_similarity
 from typer.testing import CliRunner
 
-from restore.cli import app
-from restore.degrade import file_seed, load_recipe
-from restore.errors import RestoreError
-from restore.evaluate import (
+from restore.app.cli.main import app
+from restore.lab.degrade import file_seed, load_recipe
+from restore.api.errors import RestoreError
+from restore.lab.evaluate import (
     CAPTION_HEIGHT,
     GAP,
     LABEL_HEIGHT,
@@ -27,8 +27,8 @@ from restore.evaluate import (
     pairs_from_folders,
     pairs_from_recipe,
 )
-from restore.io import read_image, write_image
-from restore.metrics import colourfulness, describe_convention, psnr, ssim
+from restore.io.images import read_image, write_image
+from restore.lab.metrics import colourfulness, describe_convention, psnr, ssim
 from restore.testing import synthetic_photo
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""restore.io: real files written and read back in a temporary folder."""
+"""restore.io.images: real files written and read back in a temporary folder."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms, ImageOps
 
-from restore.errors import ImageReadError, ImageWriteError
-from restore.io import SUPPORTED_SUFFIXES, format_for_suffix, read_image, write_image
+from restore.api.errors import ImageReadError, ImageWriteError
+from restore.io.images import SUPPORTED_SUFFIXES, format_for_suffix, read_image, write_image
 
 H, W = 24, 36
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

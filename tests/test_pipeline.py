@@ -7,8 +7,8 @@ import pytest
 
 from fakes import Add, ToyPlugin
 from restore import Pipeline, PipelineError
-from restore.config import load_yaml
-from restore.plugins import Registry
+from restore.engine.config import load_yaml
+from restore.app.registry import Registry
 
 
 @pytest.fixture
@@ -214,7 +214,7 @@ def test_disabled_node_passes_image_and_bypasses_dependents(registry: Registry) 
 def test_intermediates_freed_as_soon_as_unused(registry: Registry, monkeypatch) -> None:
     import inspect
 
-    import restore.executor as executor
+    import restore.engine.executor as executor
 
     live: list[int] = []
     real = executor.run_stage

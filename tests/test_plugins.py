@@ -14,8 +14,8 @@ import pytest
 
 from fakes import Add, ToyPlugin
 from restore import Stage, Tiling, hookimpl
-from restore.io import read_image, write_image
-from restore.plugins import Registry
+from restore.io.images import read_image, write_image
+from restore.app.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILT_IN = {
@@ -127,7 +127,7 @@ def test_template_plugin_swaps_in_for_a_built_in_stage(tmp_path: Path) -> None:
         capture_output=True,
     )
     env = {**os.environ, "PYTHONPATH": str(site), "RESTORE_PLUGINS": "denoise,median"}
-    restore = [sys.executable, "-c", "from restore.cli import main; main()"]
+    restore = [sys.executable, "-c", "from restore.app.cli.main import main; main()"]
     listed = subprocess.run(
         [*restore, "plugins", "--json"], env=env, capture_output=True, text=True, check=True
     )

@@ -12,7 +12,7 @@ import torch
 from restore_sharpen.unsharp import Unsharp
 
 from restore import Stage, Tiling
-from restore.models import ModelCache
+from restore.api.models import ModelCache
 
 
 def test_fixtures_for_plugin_authors(restore_registry, sample_image, sample_gray) -> None:

@@ -1,4 +1,4 @@
-"""Tests of the tiling and stitching engine (restore.tiling)."""
+"""Tests of the tiling and stitching engine (restore.engine.tiling)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restore.errors import Cancelled
-from restore.stage import Stage, StageParams, TilePolicy, Tiling
-from restore.tiling import CancelToken, TileOptions, run_stage, run_tiled
+from restore.api.errors import Cancelled
+from restore.api.stage import Stage, StageParams, TilePolicy, Tiling
+from restore.engine.tiling import CancelToken, TileOptions, run_stage, run_tiled
 
 SIZES = [(157, 203), (64, 300), (10, 10), (1, 77)]
 
@@ -259,7 +259,7 @@ def test_run_stage_precision() -> None:
 def test_out_of_memory_halves_tiles(caplog: pytest.LogCaptureFixture) -> None:
     stage = OomAbove128(torch.device("cpu"))
     inputs = {"image": image(300, 260)}
-    with caplog.at_level(logging.WARNING, logger="restore.tiling"):
+    with caplog.at_level(logging.WARNING, logger="restore.engine.tiling"):
         out = run_stage(stage, inputs, StageParams(), TileOptions(tile=512))
     np.testing.assert_allclose(out["image"], 2 * inputs["image"], atol=1e-6)
     assert stage.sides[:2] == [300, 150] and set(stage.sides[2:]) == {75}

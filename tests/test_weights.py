@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from restore.errors import StageUnavailable
-from restore.weights import (
+from restore.api.errors import StageUnavailable
+from restore.api.weights import (
     Manifest,
     WeightsError,
     load_model,
     load_weights,
-    model_card,
     read_manifest,
-    save_weights,
 )
+from restore.lab.export import model_card, save_weights
 
 TRAINING = {
     "data": ["data/train/clean"],

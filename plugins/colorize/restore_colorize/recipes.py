@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from restore.training import Objective, TrainingRecipe
+from restore.lab.training import Objective, TrainingRecipe
 from torch import nn
 
 from restore_colorize.bins import (

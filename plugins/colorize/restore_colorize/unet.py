@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 from restore import Channels, Port, Stage, StageParams, StageUnavailable, TilePolicy, Tiling
-from restore.weights import load_model
+from restore.api.weights import load_model
 
 from restore_colorize.hints import Hint, hint_maps
 from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab

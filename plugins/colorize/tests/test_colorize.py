@@ -11,14 +11,15 @@ import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
 from restore import Channels, StageUnavailable, TilePolicy
-from restore.cli import app
-from restore.io import read_image, write_image
-from restore.metrics import colourfulness, psnr
-from restore.plugins import Registry
+from restore.app.cli.main import app
+from restore.io.images import read_image, write_image
+from restore.lab.metrics import colourfulness, psnr
+from restore.app.registry import Registry
 from restore.testing import synthetic_photo
-from restore.tiling import TileOptions, run_stage
-from restore.training import train
-from restore.weights import read_manifest, save_weights
+from restore.engine.tiling import TileOptions, run_stage
+from restore.lab.training import train
+from restore.api.weights import read_manifest
+from restore.lab.export import save_weights
 from skimage import color, data
 from typer.testing import CliRunner
 

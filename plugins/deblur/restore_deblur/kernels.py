@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from pydantic import Field
 from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.degrade import disk_kernel, gaussian_kernel, motion_kernel
-from restore.stage import per_image
+from restore.api.kernels import disk_kernel, gaussian_kernel, motion_kernel
+from restore.api.stage import per_image
 
 MAX_SIZE = 31  # the deblur stages' tiling halo (32) covers kernels up to this size
 PAD = 32  # mirror padding (> MAX_SIZE) around each channel before deconvolution
@@ -32,7 +32,7 @@ class KernelParams(StageParams):
 
 
 def make_kernel(params: KernelParams) -> np.ndarray:
-    """The normalised kernel ``params`` describe (the kernels ``restore.degrade`` blurs with)."""
+    """The normalised kernel ``params`` describe (the kernels the degradations blur with)."""
     if params.kernel == "gaussian":
         return gaussian_kernel(params.sigma)
     if params.kernel == "motion":

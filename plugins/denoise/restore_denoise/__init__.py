@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore import hookimpl
-from restore.hookspecs import RegisterStage, RegisterTraining
+from restore.api.hookspecs import RegisterStage, RegisterTraining
 
 from restore_denoise.learned import DnCNNDenoise, MWCNNDenoise
 from restore_denoise.nlmeans import NLMeans

@@ -9,7 +9,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.weights import load_model
+from restore.api.weights import load_model
 from torch import nn
 
 from restore_denoise.networks import MWCNN, DnCNN

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.stage import per_image
+from restore.api.stage import per_image
 
 HALO = 16
 # OpenCV's filter strength h per unit of noise sigma, tuned for PSNR at sigma 15 and 25

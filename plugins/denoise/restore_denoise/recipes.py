@@ -6,7 +6,7 @@ models train on BSD400, colour models on CBSD432 (both under the data root).
 
 from __future__ import annotations
 
-from restore.training import Loss, TrainingRecipe, log_mse, mse
+from restore.lab.training import Loss, TrainingRecipe, log_mse, mse
 
 from restore_denoise.networks import MWCNN, DnCNN
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
-from restore.plugins import Registry
-from restore.tiling import TileOptions, run_stage
+from restore.app.registry import Registry
+from restore.engine.tiling import TileOptions, run_stage
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from restore import StageUnavailable
-from restore.degrade import load_recipe
-from restore.metrics import psnr
+from restore.lab.degrade import load_recipe
+from restore.lab.metrics import psnr
 from restore.testing import synthetic_photo
-from restore.tiling import TileOptions, run_stage
-from restore.weights import load_weights
+from restore.engine.tiling import TileOptions, run_stage
+from restore.api.weights import load_weights
 from skimage import data
 from torch import nn
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore import hookimpl
-from restore.hookspecs import RegisterStage
+from restore.api.hookspecs import RegisterStage
 
 from restore_inpaint.damage_mask import DamageMask
 from restore_inpaint.opencv import OpenCVInpaint

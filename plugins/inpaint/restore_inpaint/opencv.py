@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from pydantic import Field
 from restore import Port, PortKind, Stage, StageParams, TilePolicy, Tiling
-from restore.stage import per_image
+from restore.api.stage import per_image
 
 METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 UINT16_MAX = 65535

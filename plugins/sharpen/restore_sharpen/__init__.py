@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore import hookimpl
-from restore.hookspecs import RegisterStage
+from restore.api.hookspecs import RegisterStage
 
 from restore_sharpen.unsharp import Unsharp
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from pydantic import Field
 from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.stage import per_image
+from restore.api.stage import per_image
 
 MAX_RADIUS = 8.0  # the blur is truncated at 3 sigma: 24 px, the tiling halo
 

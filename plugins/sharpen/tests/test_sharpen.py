@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
-from restore.plugins import Registry
-from restore.tiling import TileOptions, run_stage
+from restore.app.registry import Registry
+from restore.engine.tiling import TileOptions, run_stage
 from skimage import data
 
 import restore_sharpen

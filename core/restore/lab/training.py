@@ -21,11 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restore.color import to_channels
-from restore.degrade import Recipe, load_recipe
-from restore.errors import RestoreError
-from restore.io import SUPPORTED_SUFFIXES, read_image, write_atomically
-from restore.weights import Manifest, Training, save_weights
+from restore.api.color import to_channels
+from restore.lab.degrade import Recipe, load_recipe
+from restore.api.errors import RestoreError
+from restore.api.weights import Manifest, Training
+from restore.io.atomic import write_atomically
+from restore.io.images import SUPPORTED_SUFFIXES, read_image
+from restore.lab.export import save_weights
 
 Predict = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

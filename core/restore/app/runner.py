@@ -10,14 +10,14 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from restore.config import OutputConfig, load_yaml
-from restore.errors import Cancelled, RestoreError
-from restore.executor import execute
-from restore.graph import Plan
-from restore.io import SUPPORTED_SUFFIXES, LoadedImage, read_image, write_image
-from restore.pipeline import Pipeline
-from restore.stage import PortKind
-from restore.tiling import CancelToken, TileOptions
+from restore.engine.config import OutputConfig, load_yaml
+from restore.api.errors import Cancelled, RestoreError
+from restore.engine.executor import execute
+from restore.engine.graph import Plan
+from restore.io.images import SUPPORTED_SUFFIXES, LoadedImage, read_image, write_image
+from restore.app.pipeline import Pipeline
+from restore.api.stage import PortKind
+from restore.engine.tiling import CancelToken, TileOptions
 
 Status = Literal["done", "skipped", "failed"]
 

@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from restore.cli import app, fail
-from restore.degrade import DATA_ENV, DEFAULT_DATA
-from restore.errors import RestoreError
-from restore.plugins import Registry
-from restore.terminal import console, say
-from restore.training import train as run_training
+from restore.app.cli.main import app, fail
+from restore.lab.degrade import DATA_ENV, DEFAULT_DATA
+from restore.api.errors import RestoreError
+from restore.app.registry import Registry
+from restore.app.cli.terminal import console, say
+from restore.lab.training import train as run_training
 
 
 @app.command()

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from restore.color import is_grayscale, to_channels
-from restore.config import Condition
-from restore.graph import INPUT_REF, BoundNode, Plan, Ref
-from restore.plugins import Registry
-from restore.stage import Channels, PortKind
-from restore.tiling import CancelToken, TileOptions, run_stage
+from restore.api.color import is_grayscale, to_channels
+from restore.engine.config import Condition
+from restore.engine.graph import INPUT_REF, BoundNode, Plan, Ref
+from restore.app.registry import Registry
+from restore.api.stage import Channels, PortKind
+from restore.engine.tiling import CancelToken, TileOptions, run_stage
 
 TileProgress = Callable[[str, int, int], None]
 """(node id, tiles done, tiles total)."""

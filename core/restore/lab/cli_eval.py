@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from restore.cli import app, fail, load_pipeline
-from restore.degrade import DATA_ENV, DEFAULT_DATA
-from restore.errors import Cancelled, RestoreError
-from restore.evaluate import (
+from restore.app.cli.main import app, fail, load_pipeline
+from restore.lab.degrade import DATA_ENV, DEFAULT_DATA
+from restore.api.errors import Cancelled, RestoreError
+from restore.lab.evaluate import (
     INPUT,
     REFERENCE,
     Row,
@@ -20,8 +20,8 @@ from restore.evaluate import (
     pairs_from_folders,
     pairs_from_recipe,
 )
-from restore.metrics import CONVENTIONS
-from restore.terminal import console, say
+from restore.lab.metrics import CONVENTIONS
+from restore.app.cli.terminal import console, say
 
 
 @app.command("eval")

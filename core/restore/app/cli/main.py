@@ -15,12 +15,12 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from restore.batch import BatchRunner, FileOutcome
-from restore.errors import Cancelled, PipelineError, RestoreError
-from restore.pipeline import Pipeline
-from restore.plugins import Registry
-from restore.progress import RichObserver
-from restore.terminal import console, say
+from restore.app.runner import BatchRunner, FileOutcome
+from restore.api.errors import Cancelled, PipelineError, RestoreError
+from restore.app.pipeline import Pipeline
+from restore.app.registry import Registry
+from restore.app.cli.progress import RichObserver
+from restore.app.cli.terminal import console, say
 
 
 class DefaultRunGroup(TyperGroup):
@@ -201,4 +201,4 @@ def main() -> None:
 
 
 # Commands defined in their own modules register themselves on `app`.
-from restore import cli_degrade, cli_eval, cli_train  # noqa: E402, F401
+from restore.lab import cli_degrade, cli_eval, cli_train  # noqa: E402, F401

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from restore.errors import PipelineError
+from restore.api.errors import PipelineError
 
 INPUT_NODE = "input"
 NODE_ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"

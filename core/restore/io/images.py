@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import struct
 import zlib
 from collections.abc import Callable, Iterable
@@ -25,7 +24,8 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
-from restore.errors import ImageReadError, ImageWriteError
+from restore.api.errors import ImageReadError, ImageWriteError
+from restore.io.atomic import write_atomically
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
@@ -393,22 +393,6 @@ def _with_iccp(png: bytes, icc: bytes) -> bytes:
     body = b"iCCP" + b"ICC profile\x00\x00" + zlib.compress(icc)
     chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
     return png[:_PNG_HEADER_END] + chunk + png[_PNG_HEADER_END:]
-
-
-def write_atomically(path: Path, encode: Callable[[BinaryIO], None]) -> None:
-    """Run ``encode`` into a temporary file beside ``path``, then move it onto ``path``."""
-    temporary = path.with_name(f".{path.stem}.tmp{secrets.token_hex(4)}{path.suffix}")
-    # Opened outside the try: a name clash must not delete someone else's file.
-    fh = open(temporary, "xb")  # noqa: SIM115 - closed by the with block below
-    try:
-        with fh:
-            encode(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _one_line(exc: BaseException) -> str:

@@ -20,10 +20,10 @@ from typing import Any
 import pluggy
 import torch
 
-from restore import hookspecs
-from restore.errors import PipelineError, RestoreError
-from restore.stage import Stage, check_stage_class
-from restore.training import TrainingRecipe
+from restore.api import hookspecs
+from restore.api.errors import PipelineError, RestoreError
+from restore.api.stage import Stage, check_stage_class
+from restore.lab.training import TrainingRecipe
 
 ENTRY_POINT_GROUP = "restore.plugins"
 ALLOW_ENV = "RESTORE_PLUGINS"

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from restore.stage import Stage
+from restore.api.stage import Stage
 
 if TYPE_CHECKING:  # training pulls in torch.nn, I/O and degradations: keep `import restore` light
-    from restore.training import TrainingRecipe
+    from restore.lab.training import TrainingRecipe
 
 PROJECT = "restore"
 hookspec = pluggy.HookspecMarker(PROJECT)

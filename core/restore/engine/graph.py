@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from restore.config import INPUT_NODE, Condition, OutputConfig, PipelineConfig
-from restore.errors import PipelineError
-from restore.plugins import Registry
-from restore.stage import Port, PortKind, Stage, StageParams
+from restore.engine.config import INPUT_NODE, Condition, OutputConfig, PipelineConfig
+from restore.api.errors import PipelineError
+from restore.app.registry import Registry
+from restore.api.stage import Port, PortKind, Stage, StageParams
 
 Ref = tuple[str, str]
 """A node output: (node id, port name); the pipeline input is ("input", "image")."""

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from restore.plugins import Registry
-from restore.stage import Stage, StageParams
-from restore.tiling import TileOptions, run_stage
+from restore.app.registry import Registry
+from restore.api.stage import Stage, StageParams
+from restore.engine.tiling import TileOptions, run_stage
 
 
 def make_registry(*plugins: ModuleType | object) -> Registry:

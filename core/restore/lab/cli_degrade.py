@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from restore.batch import FileOutcome, discover
-from restore.cli import app, fail, summary
-from restore.degrade import DATA_ENV, DEFAULT_DATA, RECIPES, Recipe, file_seed, load_recipe
-from restore.errors import RestoreError
-from restore.io import read_image, write_image
-from restore.terminal import console, say
+from restore.app.runner import FileOutcome, discover
+from restore.app.cli.main import app, fail, summary
+from restore.lab.degrade import DATA_ENV, DEFAULT_DATA, RECIPES, Recipe, file_seed, load_recipe
+from restore.api.errors import RestoreError
+from restore.io.images import read_image, write_image
+from restore.app.cli.terminal import console, say
 
 
 def _degrade_file(recipe: Recipe, path: Path, target: Path, seed: int) -> list[Path]:

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from restore.config import apply_overrides, load_yaml, parse_config
-from restore.errors import PipelineError
-from restore.executor import TileProgress, execute, resolve_device
-from restore.graph import Plan, bind
-from restore.io import read_image
-from restore.plugins import Registry
-from restore.tiling import CancelToken, TileOptions
+from restore.engine.config import apply_overrides, load_yaml, parse_config
+from restore.api.errors import PipelineError
+from restore.engine.executor import TileProgress, execute, resolve_device
+from restore.engine.graph import Plan, bind
+from restore.io.images import read_image
+from restore.app.registry import Registry
+from restore.engine.tiling import CancelToken, TileOptions
 
 
 @dataclass

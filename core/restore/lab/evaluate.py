@@ -2,7 +2,7 @@
 
 ``evaluate`` runs every method on every (name, degraded, clean) pair and
 measures its output (and the degraded input itself, as method ``"input"``)
-with ``restore.metrics``. The ``Report`` it returns prints as a rich table and
+with ``restore.lab.metrics``. The ``Report`` it returns prints as a rich table and
 writes CSV and JSON; ``contact_sheet`` writes side-by-side crops to look at.
 Pairs come from a clean folder and a degradation recipe (``pairs_from_recipe``)
 or from two folders of matching files (``pairs_from_folders``).
@@ -23,11 +23,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from rich.table import Table
 
-from restore.batch import discover
-from restore.degrade import Recipe, file_seed, load_recipe
-from restore.errors import RestoreError
-from restore.io import read_image, write_image
-from restore.metrics import describe_convention, psnr, ssim
+from restore.app.runner import discover
+from restore.lab.degrade import Recipe, file_seed, load_recipe
+from restore.api.errors import RestoreError
+from restore.io.images import read_image, write_image
+from restore.lab.metrics import describe_convention, psnr, ssim
 
 Method = Callable[[np.ndarray], np.ndarray]
 Pair = tuple[str, np.ndarray, np.ndarray]

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.errors import Cancelled
-from restore.stage import PRECISIONS, Stage, StageParams, TilePolicy
+from restore.api.errors import Cancelled
+from restore.api.stage import PRECISIONS, Stage, StageParams, TilePolicy
 
 __all__ = ["CancelToken", "ProgressFn", "TileOptions", "run_stage", "run_tiled"]
 

@@ -8,8 +8,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from restore.batch import BatchObserver, FileOutcome
-from restore.terminal import say
+from restore.app.runner import BatchObserver, FileOutcome
+from restore.app.cli.terminal import say
 
 
 class RichObserver(BatchObserver):

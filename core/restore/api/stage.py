@@ -95,7 +95,7 @@ class Stage:
 
     Subclasses set the class attributes and implement ``process``. One instance
     is made per device and shared by all threads, so ``process`` must not keep
-    per-call state on ``self``; load weights lazily through ``restore.models``.
+    per-call state on ``self``; load weights lazily through ``restore.api.models``.
     """
 
     name: ClassVar[str]
