@@ -41,15 +41,15 @@ from rich.console import Console
 from rich.table import Table
 
 from restore import StageUnavailable
-from restore.app.runner import discover
 from restore.api.color import luma, to_channels
-from restore.lab.evaluate import contact_sheet
-from restore.io.images import read_image
-from restore.lab.metrics import colourfulness, psnr, ssim
 from restore.app.registry import Registry
+from restore.app.runner import discover
 from restore.engine.tiling import TileOptions, run_stage
-from restore.lab.training import held_out
+from restore.io.images import read_image
+from restore.lab.evaluate import contact_sheet
 from restore.lab.export import write_model_cards
+from restore.lab.metrics import colourfulness, psnr, ssim
+from restore.lab.training import held_out
 
 DESCRIPTIONS = {
     "colorize.unet": "Automatic and hint-guided colorizer for black-and-white photos: predicts a "

@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from restore.api.weights import Manifest
+from restore.app.registry import Registry
 from restore.app.runner import discover
+from restore.engine.tiling import TileOptions, run_stage
+from restore.io.images import read_image
 from restore.lab.degrade import file_seed, load_recipe
 from restore.lab.evaluate import evaluate
-from restore.io.images import read_image
-from restore.app.registry import Registry
-from restore.engine.tiling import TileOptions, run_stage
-from restore.lab.training import held_out
-from restore.api.weights import Manifest
 from restore.lab.export import write_model_cards
+from restore.lab.training import held_out
 
 SETS = {"gray": ("BSD400_gray", 1), "color": ("CBSD432_filtered", 3)}
 SIGMAS = (15, 25, 50)

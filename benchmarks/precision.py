@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from skimage import data
 
-from restore.lab.degrade import load_recipe
 from restore.app.registry import Registry
 from restore.engine.tiling import TileOptions, run_stage
+from restore.lab.degrade import load_recipe
 
 STAGES = ("denoise.dncnn", "denoise.mwcnn")
 PHOTOS = {"astronaut (RGB)": data.astronaut, "camera (gray)": lambda: data.camera()[..., None]}

@@ -10,7 +10,9 @@ from PIL import Image
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from restore.api.errors import PipelineError, RestoreError
 from restore.app.cli.main import app
+from restore.io.images import read_image, write_image
 from restore.lab.degrade import (
     RECIPES,
     DefocusBlur,
@@ -32,8 +34,6 @@ from restore.lab.degrade import (
     load_recipe,
     motion_kernel,
 )
-from restore.api.errors import PipelineError, RestoreError
-from restore.io.images import read_image, write_image
 from restore.testing import synthetic_photo
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

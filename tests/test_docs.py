@@ -10,8 +10,8 @@ import pytest
 
 from restore import testing
 from restore.api import hookspecs
-from restore.app.registry import ALLOW_ENV, BLOCK_ENV
 from restore.api.stage import Channels, Port, PortKind, Stage, TilePolicy, Tiling
+from restore.app.registry import ALLOW_ENV, BLOCK_ENV
 from restore.lab.training import TrainingRecipe
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()

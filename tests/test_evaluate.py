@@ -14,9 +14,10 @@ from rich.console import Console
 from skimage.metrics import structural_similarity
 from typer.testing import CliRunner
 
-from restore.app.cli.main import app
-from restore.lab.degrade import file_seed, load_recipe
 from restore.api.errors import RestoreError
+from restore.app.cli.main import app
+from restore.io.images import read_image, write_image
+from restore.lab.degrade import file_seed, load_recipe
 from restore.lab.evaluate import (
     CAPTION_HEIGHT,
     GAP,
@@ -27,7 +28,6 @@ from restore.lab.evaluate import (
     pairs_from_folders,
     pairs_from_recipe,
 )
-from restore.io.images import read_image, write_image
 from restore.lab.metrics import colourfulness, describe_convention, psnr, ssim
 from restore.testing import synthetic_photo
 

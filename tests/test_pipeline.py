@@ -7,8 +7,8 @@ import pytest
 
 from fakes import Add, ToyPlugin
 from restore import Pipeline, PipelineError
-from restore.engine.config import load_yaml
 from restore.app.registry import Registry
+from restore.engine.config import load_yaml
 
 
 @pytest.fixture
@@ -258,7 +258,8 @@ def test_stage_instance_shared_and_thread_safe(registry: Registry) -> None:
     for value, result in zip([0.0, 0.1, 0.2, 0.3], results, strict=True):
         np.testing.assert_allclose(result, value + 0.25, atol=1e-6)
     assert len(Add.calls) == 4
-    assert len({id(registry.instance("toy.add", p.tile_options().device)) for _ in range(3)}) == 1
+    device = p.tile_options().device
+    assert len({id(p.pool(Add, device)) for _ in range(3)}) == 1
 
 
 def test_per_image_overrides(registry: Registry) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from fakes import Add, ToyPlugin
 from restore import Stage, Tiling, hookimpl
-from restore.io.images import read_image, write_image
 from restore.app.registry import Registry
+from restore.io.images import read_image, write_image
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILT_IN = {

@@ -14,11 +14,11 @@ from safetensors.torch import load_file
 from torch import nn
 from typer.testing import CliRunner
 
+from restore.api.weights import load_weights
 from restore.app.cli.main import app
 from restore.io.images import write_image
-from restore.testing import synthetic_photo
 from restore.lab.training import ImageBank, TrainingRecipe, held_out, log_mse, mse, train
-from restore.api.weights import load_weights
+from restore.testing import synthetic_photo
 
 
 def tiny_net(config: dict) -> nn.Module:

@@ -55,4 +55,22 @@ def __getattr__(name: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Cancelled",
+    "Channels",
+    "ImageReadError",
+    "ImageWriteError",
+    "Pipeline",
+    "PipelineError",
+    "Port",
+    "PortKind",
+    "RestoreError",
+    "RunResult",
+    "Stage",
+    "StageParams",
+    "StageUnavailable",
+    "TilePolicy",
+    "Tiling",
+    "hookimpl",
+    "models",
+]

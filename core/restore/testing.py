@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from restore.app.registry import Registry
 from restore.api.stage import Stage, StageParams
+from restore.app.registry import Registry
 from restore.engine.tiling import TileOptions, run_stage
 
 

@@ -2,28 +2,31 @@
 
 A plugin is a module (or object) registered under the entry-point group
 ``restore.plugins``; it implements hooks by decorating functions with
-``restore.hookimpl``. A function marked as a hook whose name is not specified
+``restore.api.hookimpl``. A function marked as a hook whose name is not specified
 here makes the plugin fail to load.
+
+Each hook is called only by the part of restore that needs it: stages when a
+pipeline is loaded, training recipes by ``restore train``, commands when the CLI
+starts. Import what a hook contributes inside the hook's body, so that running
+a pipeline never loads training code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pluggy
 
 from restore.api.stage import Stage
-
-if TYPE_CHECKING:  # training pulls in torch.nn, I/O and degradations: keep `import restore` light
-    from restore.lab.training import TrainingRecipe
 
 PROJECT = "restore"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 RegisterStage = Callable[[type[Stage]], None]
-RegisterTraining = Callable[["TrainingRecipe"], None]
+RegisterTraining = Callable[[Any], None]
+"""Takes one ``restore.lab.training.TrainingRecipe``."""
 
 
 @hookspec
@@ -33,4 +36,17 @@ def register_stages(register: RegisterStage) -> None:
 
 @hookspec
 def register_training(register: RegisterTraining) -> None:
-    """Contribute training recipes: call ``register(TrainingRecipe(...))`` once per recipe."""
+    """Contribute training recipes: call ``register(TrainingRecipe(...))`` once per recipe.
+
+    Called only by ``restore train`` and the lab; import the recipes inside the hook.
+    """
+
+
+@hookspec
+def register_commands(app: Any) -> None:
+    """Add sub-commands to the ``restore`` CLI (``app`` is its ``typer.Typer``).
+
+    Implemented by modules of the entry-point group ``restore.commands``, loaded
+    when the CLI starts; keep their imports light and import the work inside
+    each command.
+    """

@@ -7,8 +7,7 @@ of the weight bytes against the manifest before parsing them; nothing is fetched
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any

@@ -3,48 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from restore.engine.config import apply_overrides, load_yaml, parse_config
 from restore.api.errors import PipelineError
-from restore.engine.executor import TileProgress, execute, resolve_device
-from restore.engine.graph import Plan, bind
-from restore.io.images import read_image
+from restore.app.pool import InstancePool
 from restore.app.registry import Registry
-from restore.engine.tiling import CancelToken, TileOptions
+from restore.app.runner import RunResult, restore_image
+from restore.engine.config import apply_overrides, load_yaml, parse_config
+from restore.engine.context import (
+    CancelToken,
+    RunContext,
+    TileOptions,
+    TileProgress,
+    resolve_device,
+)
+from restore.engine.graph import Plan, bind
+from restore.io.images import image_from_array, read_image
 
-
-@dataclass
-class RunResult:
-    """Outputs of one image, keyed ``"node.port"``; ``image`` is the main output."""
-
-    outputs: dict[str, np.ndarray]
-    main: str
-    seconds: dict[str, float] = field(default_factory=dict)
-    bypassed: list[str] = field(default_factory=list)
-
-    @property
-    def image(self) -> np.ndarray:
-        """The main restored image, H x W x C float32 in [0, 1]."""
-        return self.outputs[self.main]
-
-
-def as_float_image(array: np.ndarray) -> np.ndarray:
-    """An H x W x C float32 array in [0, 1] from uint8, uint16 or float input."""
-    array = np.asarray(array)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3):
-        raise ValueError(f"expected an H x W, H x W x 1 or H x W x 3 array, got {array.shape}")
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535
-    return np.clip(array, 0, 1, dtype=np.float32)
+__all__ = ["Pipeline", "RunResult"]
 
 
 class Pipeline:
@@ -60,9 +39,10 @@ class Pipeline:
     ) -> None:
         self.source = source
         self.registry = registry if registry is not None else Registry.from_entry_points()
+        self.pool = InstancePool()
         try:
             self.config = parse_config(apply_overrides(dict(config), overrides), source)
-            self.plan: Plan = bind(self.config, self.registry)
+            self.plan: Plan = bind(self.config, self.registry.stages)
         except PipelineError as error:
             raise PipelineError(error.problems, source) from None
 
@@ -80,7 +60,7 @@ class Pipeline:
             return self.plan
         try:
             data = apply_overrides(self.config.model_dump(), overrides)
-            return bind(parse_config(data), self.registry)
+            return bind(parse_config(data), self.registry.stages)
         except PipelineError as error:
             raise PipelineError(error.problems, source) from None
 
@@ -101,25 +81,13 @@ class Pipeline:
         progress: TileProgress | None = None,
         cancel: CancelToken | None = None,
     ) -> RunResult:
-        """Restore one image (an array or a file path) and return its outputs as arrays.
+        """Restore one image (a file path, or an H x W (x C) uint8, uint16 or float
+        array; 2 or 4 channels carry alpha) through the same runner as the CLI.
 
-        ``overrides`` (``{node: {param: value}}``) apply to this image only.
+        ``overrides`` (``{node: {param: value}}``) apply to this image only. The
+        result keeps the source's alpha, bit depth, ICC profile and EXIF:
+        ``result.save("out.png")`` writes it with nothing lost.
         """
-        pixels = (
-            read_image(image).pixels if isinstance(image, str | Path) else as_float_image(image)
-        )
-        execution = execute(
-            self.plan_with(overrides or {}),
-            self.registry,
-            pixels,
-            options or self.tile_options(),
-            progress=progress,
-            cancel=cancel,
-        )
-        main = self.plan.main_output
-        return RunResult(
-            outputs={f"{n}.{p}": array for (n, p), array in execution.outputs.items()},
-            main=f"{main.node}.{main.port}",
-            seconds=execution.seconds,
-            bypassed=execution.bypassed,
-        )
+        source = read_image(image) if isinstance(image, str | Path) else image_from_array(image)
+        context = RunContext(options or self.tile_options(), progress, cancel)
+        return restore_image(self, source, context, overrides)

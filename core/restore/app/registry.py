@@ -9,7 +9,6 @@ Environment variables:
 from __future__ import annotations
 
 import os
-import threading
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,12 +17,9 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
-import torch
 
 from restore.api import hookspecs
-from restore.api.errors import PipelineError, RestoreError
 from restore.api.stage import Stage, check_stage_class
-from restore.lab.training import TrainingRecipe
 
 ENTRY_POINT_GROUP = "restore.plugins"
 ALLOW_ENV = "RESTORE_PLUGINS"
@@ -38,7 +34,6 @@ class PluginInfo:
     version: str | None = None
     module: str | None = None
     stages: list[str] = field(default_factory=list)
-    training: list[str] = field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
 
@@ -56,15 +51,18 @@ def _one_line(error: BaseException) -> str:
 
 
 class Registry:
-    """Stages contributed by plugins, and one shared instance per stage and device."""
+    """The loaded plugins and the stages they contribute.
+
+    Other hooks (``register_training``, ``register_commands``) are called on demand
+    by whoever needs them, through ``contributions``, so a pipeline run never
+    loads what only training or another command uses.
+    """
 
     def __init__(self) -> None:
         self.plugins: list[PluginInfo] = []
         self._stages: dict[str, type[Stage]] = {}
         self._owners: dict[str, str] = {}
-        self._instances: dict[tuple[str, str], Stage] = {}
-        self._recipes: dict[str, TrainingRecipe] = {}
-        self._lock = threading.Lock()
+        self._modules: dict[str, ModuleType | object] = {}
         self._manager = pluggy.PluginManager(hookspecs.PROJECT)
         self._manager.add_hookspecs(hookspecs)
 
@@ -118,7 +116,6 @@ class Registry:
             return info
         try:
             stages = self._collect("register_stages", plugin)
-            recipes = self._collect("register_training", plugin)
             for stage in stages:
                 check_stage_class(stage)
                 if stage.name in self._stages:
@@ -126,11 +123,6 @@ class Registry:
                         f"stage {stage.name!r} is already provided by plugin "
                         f"{self._owners[stage.name]!r}"
                     )
-            for recipe in recipes:
-                if not isinstance(recipe, TrainingRecipe):
-                    raise TypeError(f"{recipe!r} is not a restore.training.TrainingRecipe")
-                if recipe.name in self._recipes:
-                    raise TypeError(f"training recipe {recipe.name!r} is registered twice")
         except Exception as error:
             self._manager.unregister(plugin)
             info.error = f"registration failed: {_one_line(error)}"
@@ -139,9 +131,7 @@ class Registry:
             self._stages[stage.name] = stage
             self._owners[stage.name] = info.name
             info.stages.append(stage.name)
-        for recipe in recipes:
-            self._recipes[recipe.name] = recipe
-            info.training.append(recipe.name)
+        self._modules[info.name] = plugin
         return info
 
     def _collect(self, hook: str, plugin: ModuleType | object) -> list[Any]:
@@ -152,18 +142,14 @@ class Registry:
                 impl.function(**{arg: contributed.append for arg in impl.argnames})
         return contributed
 
-    @property
-    def training(self) -> Mapping[str, TrainingRecipe]:
-        """Every registered training recipe by name."""
-        return dict(self._recipes)
-
-    def recipe(self, name: str) -> TrainingRecipe:
-        """The training recipe called ``name``; the error lists the registered ones."""
-        try:
-            return self._recipes[name]
-        except KeyError:
-            known = ", ".join(sorted(self._recipes)) or "none"
-            raise RestoreError(f"unknown training recipe {name!r} (known: {known})") from None
+    def contributions(self, hook: str) -> list[tuple[str, Any]]:
+        """(plugin name, object) for everything the loaded plugins register through
+        ``hook`` (a ``register_*`` hook other than ``register_stages``), in load order."""
+        return [
+            (name, item)
+            for name, plugin in self._modules.items()
+            for item in self._collect(hook, plugin)
+        ]
 
     @property
     def stages(self) -> Mapping[str, type[Stage]]:
@@ -173,22 +159,6 @@ class Registry:
     def owner(self, stage_name: str) -> str:
         """The name of the plugin that registered a stage."""
         return self._owners[stage_name]
-
-    def stage(self, name: str) -> type[Stage]:
-        """The stage class called ``name``; the error lists the installed stages."""
-        try:
-            return self._stages[name]
-        except KeyError:
-            installed = ", ".join(sorted(self._stages)) or "none"
-            raise PipelineError([f"unknown stage {name!r} (installed: {installed})"]) from None
-
-    def instance(self, name: str, device: torch.device) -> Stage:
-        """The one shared instance of a stage for a device (created on first use)."""
-        key = (name, str(device))
-        with self._lock:
-            if key not in self._instances:
-                self._instances[key] = self.stage(name)(device)
-            return self._instances[key]
 
     def broken(self) -> Iterable[PluginInfo]:
         """Plugins that failed to load."""
@@ -229,7 +199,6 @@ class Registry:
                     "error": info.error,
                     "skipped": info.skipped,
                     "stages": stages,
-                    "training": info.training,
                 }
             )
         return described

@@ -1,25 +1,89 @@
-"""Running a pipeline over files and folders: discovery, output naming, per-file outcomes."""
+"""The one runner: every front-end (Python API, CLI, web, cluster) restores images here.
+
+``restore_image`` runs a pipeline on one decoded image and returns a
+``RunResult`` that carries the source's metadata, so ``RunResult.save`` writes
+with nothing lost. ``BatchRunner`` runs it over files and folders: discovery,
+sidecars, output naming, writing, per-file outcomes.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import cv2
 import numpy as np
 
-from restore.engine.config import OutputConfig, load_yaml
 from restore.api.errors import Cancelled, RestoreError
+from restore.api.stage import PortKind
+from restore.engine.config import load_yaml
+from restore.engine.context import CancelToken, RunContext, TileOptions
 from restore.engine.executor import execute
 from restore.engine.graph import Plan
-from restore.io.images import SUPPORTED_SUFFIXES, LoadedImage, read_image, write_image
-from restore.app.pipeline import Pipeline
-from restore.api.stage import PortKind
-from restore.engine.tiling import CancelToken, TileOptions
+from restore.io.files import discover, output_path, sidecar_path
+from restore.io.images import LoadedImage, read_image, write_output
+
+if TYPE_CHECKING:
+    from restore.app.pipeline import Pipeline
 
 Status = Literal["done", "skipped", "failed"]
+
+
+@dataclass
+class RunResult:
+    """Outputs of one image, keyed ``"node.port"``; ``image`` is the main output.
+
+    ``source`` is the decoded input with its metadata (alpha, bit depth, ICC
+    profile, EXIF), so ``save`` writes an output with nothing lost.
+    """
+
+    outputs: dict[str, np.ndarray]
+    main: str
+    source: LoadedImage
+    kinds: dict[str, PortKind] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    bypassed: list[str] = field(default_factory=list)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The main restored image, H x W x C float32 in [0, 1]."""
+        return self.outputs[self.main]
+
+    def save(self, path: str | Path, output: str | None = None, **kwargs: Any) -> Path:
+        """Write ``output`` (default: the main image) to ``path`` through the same
+        writer the CLI uses; keyword arguments (``protect``) go to ``write_output``."""
+        key = output or self.main
+        mask = self.kinds.get(key) is PortKind.MASK
+        return write_output(path, self.outputs[key], self.source, mask=mask, **kwargs)
+
+
+def restore_image(
+    pipeline: Pipeline,
+    source: LoadedImage,
+    context: RunContext,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    sidecar: Path | None = None,
+) -> RunResult:
+    """Run ``pipeline`` on one decoded image; ``overrides`` (``{node: {param: value}}``,
+    e.g. a sidecar file's, named by ``sidecar`` in errors) apply to this image only."""
+    plan = pipeline.plan_with(overrides or {}, source=sidecar)
+    execution = execute(plan, source.pixels, pipeline.pool, context)
+    main = plan.main_output
+    kinds = {
+        f"{node.id}.{port}": node.stage.outputs[port].kind
+        for node in plan.nodes
+        for port in node.stage.outputs
+    }
+    return RunResult(
+        outputs={f"{n}.{p}": array for (n, p), array in execution.outputs.items()},
+        main=f"{main.node}.{main.port}",
+        source=source,
+        kinds=kinds,
+        seconds=execution.seconds,
+        bypassed=execution.bypassed,
+    )
 
 
 @dataclass
@@ -47,48 +111,12 @@ class BatchObserver:
         """A file is done, skipped or failed."""
 
 
-def discover(source: Path, exclude: Path | None = None) -> list[tuple[Path, Path]]:
-    """Image files under ``source`` (or ``source`` itself) with their relative paths, sorted.
-
-    Hidden files and anything under ``exclude`` (the output folder) are left out.
-    """
-    if source.is_file():
-        return [(source, Path(source.name))]
-    if not source.is_dir():
-        raise RestoreError(f"{source}: no such file or folder")
-    excluded = exclude.resolve() if exclude else None
-    found = []
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if excluded and path.resolve().is_relative_to(excluded):
-            continue
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.append((path, relative))
-    return found
-
-
-def sidecar_path(image: Path) -> Path:
-    """Per-image parameter overrides for ``image``: ``<stem>.restore.yaml`` beside it."""
-    return image.with_name(f"{image.stem}.restore.yaml")
-
-
-def output_path(
-    out_dir: Path, relative: Path, output: OutputConfig, kind: PortKind, suffix: str | None
-) -> Path:
-    """Where an output goes: masks as PNG, images in ``suffix`` (default: the input's)."""
-    extension = ".png" if kind is PortKind.MASK else (suffix or relative.suffix)
-    if not extension.startswith("."):
-        extension = "." + extension
-    return out_dir / relative.parent / f"{relative.stem}{output.suffix}{extension.lower()}"
-
-
-def _fit_alpha(alpha: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    height, width = shape[:2]
-    if alpha.shape == (height, width):
-        return alpha
-    return cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+def read_sidecar(image: Path) -> tuple[dict[str, Any], Path | None]:
+    """The overrides in ``image``'s sidecar ``<stem>.restore.yaml`` and its path, if any."""
+    sidecar = sidecar_path(image)
+    if not sidecar.is_file():
+        return {}, None
+    return load_yaml(sidecar, "a sidecar maps node ids to {param: value}"), sidecar
 
 
 class BatchRunner:
@@ -113,73 +141,35 @@ class BatchRunner:
         self.observer = observer or BatchObserver()
         self.cancel = cancel
 
-    def _targets(self, relative: Path) -> dict[tuple[str, str], tuple[Path, PortKind]]:
-        """Output files in writing order: the main output last, so that its existence
-        means the image is complete (outputs of bypassed nodes are never written)."""
-        plan = self.pipeline.plan
+    def _targets(self, relative: Path) -> dict[str, Path]:
+        """Output files by ``"node.port"`` in writing order: the main output last, so
+        that its existence means the image is complete (outputs of bypassed nodes are
+        never written)."""
+        plan: Plan = self.pipeline.plan
         nodes = {node.id: node for node in plan.nodes}
-        targets = {}
         main = plan.main_output
+        targets = {}
         for output in [*(o for o in plan.outputs if o is not main), main]:
             kind = nodes[output.node].stage.outputs[output.port].kind
-            path = output_path(self.out_dir, relative, output, kind, self.suffix)
-            targets[(output.node, output.port)] = (path, kind)
+            path = output_path(self.out_dir, relative, output.suffix, kind, self.suffix)
+            targets[f"{output.node}.{output.port}"] = path
         return targets
 
-    def _write(
-        self,
-        source: LoadedImage,
-        arrays: dict[tuple[str, str], np.ndarray],
-        targets: dict[tuple[str, str], tuple[Path, PortKind]],
-        protect: set[Path],
-    ) -> list[Path]:
-        written = []
-        for ref, (path, kind) in targets.items():
-            if ref not in arrays:
-                continue  # its node was bypassed for this input
-            array = arrays[ref]
-            if kind is PortKind.MASK:
-                written.append(write_image(path, array, protect=protect))
-                continue
-            alpha = None if source.alpha is None else _fit_alpha(source.alpha, array.shape)
-            written.append(
-                write_image(
-                    path,
-                    array,
-                    alpha=alpha,
-                    bit_depth=source.bit_depth,
-                    icc_profile=source.icc_profile,
-                    protect=protect,
-                )
-            )
-        return written
-
-    def _plan_for(self, path: Path) -> Plan:
-        """The pipeline's plan, with the image's sidecar ``<stem>.restore.yaml`` applied."""
-        sidecar = sidecar_path(path)
-        if not sidecar.is_file():
-            return self.pipeline.plan
-        overrides = load_yaml(sidecar, "a sidecar maps node ids to {param: value}")
-        return self.pipeline.plan_with(overrides, source=sidecar)
-
-    def run_file(self, path: Path, relative: Path, protect: set[Path]) -> FileOutcome:
+    def run_file(self, path: Path, relative: Path, protect: Iterable[Path]) -> FileOutcome:
         """Restore one file and write its outputs; errors become a failed outcome."""
         started = time.perf_counter()
         targets = self._targets(relative)
-        main_target, _ = next(reversed(targets.values()))
-        if self.skip_existing and main_target.exists():
+        if self.skip_existing and next(reversed(targets.values())).exists():
             return FileOutcome(path, "skipped", message="outputs exist")
+        context = RunContext(self.options, self.observer.tiles, self.cancel)
         try:
-            source = read_image(path)
-            execution = execute(
-                self._plan_for(path),
-                self.pipeline.registry,
-                source.pixels,
-                self.options,
-                progress=self.observer.tiles,
-                cancel=self.cancel,
-            )
-            written = self._write(source, execution.outputs, targets, protect)
+            overrides, sidecar = read_sidecar(path)
+            result = restore_image(self.pipeline, read_image(path), context, overrides, sidecar)
+            written = [
+                result.save(target, key, protect=protect)
+                for key, target in targets.items()
+                if key in result.outputs  # a bypassed node's outputs are not written
+            ]
         except Cancelled:
             raise
         except RestoreError as error:
@@ -192,7 +182,7 @@ class BatchRunner:
             "done",
             time.perf_counter() - started,
             written=written,
-            stage_seconds=execution.seconds,
+            stage_seconds=result.seconds,
         )
 
     def run(self, source: Path) -> list[FileOutcome]:

@@ -10,14 +10,14 @@ import numpy as np
 import torch
 
 from restore.api.color import is_grayscale, to_channels
+from restore.api.stage import Channels, PortKind, Stage
 from restore.engine.config import Condition
+from restore.engine.context import RunContext
 from restore.engine.graph import INPUT_REF, BoundNode, Plan, Ref
-from restore.app.registry import Registry
-from restore.api.stage import Channels, PortKind
-from restore.engine.tiling import CancelToken, TileOptions, run_stage
+from restore.engine.tiling import run_stage
 
-TileProgress = Callable[[str, int, int], None]
-"""(node id, tiles done, tiles total)."""
+StageInstances = Callable[[type[Stage], torch.device], Stage]
+"""Gives the one shared instance of a stage class for a device (the app's pool)."""
 
 
 @dataclass
@@ -28,15 +28,6 @@ class Execution:
     seconds: dict[str, float] = field(default_factory=dict)
     bypassed: list[str] = field(default_factory=list)
     grayscale: bool = False
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when available; 'cuda' without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    return torch.device(name)
 
 
 def _adapt(array: np.ndarray, kind: PortKind, channels: Channels) -> np.ndarray:
@@ -58,13 +49,7 @@ def _runs(node: BoundNode, grayscale: bool) -> bool:
 
 
 def execute(
-    plan: Plan,
-    registry: Registry,
-    image: np.ndarray,
-    options: TileOptions,
-    *,
-    progress: TileProgress | None = None,
-    cancel: CancelToken | None = None,
+    plan: Plan, image: np.ndarray, instances: StageInstances, context: RunContext
 ) -> Execution:
     """Run every node on ``image`` (H x W x C float32) and return the declared outputs.
 
@@ -83,12 +68,13 @@ def execute(
         if pending[ref] == 0 and ref not in wanted:
             values.pop(ref, None)
 
+    options, progress, cancel = context.options, context.progress, context.cancel
     for node in plan.nodes:
         if cancel is not None:
             cancel.raise_if_cancelled()
         available = {port: values.get(ref) for port, ref in node.inputs.items()}
         if _runs(node, grayscale) and all(v is not None for v in available.values()):
-            stage = registry.instance(node.stage.name, options.device)
+            stage = instances(node.stage, options.device)
             inputs = {
                 port: _adapt(array, stage.inputs[port].kind, stage.inputs[port].channels)
                 for port, array in available.items()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import graphlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from restore.engine.config import INPUT_NODE, Condition, OutputConfig, PipelineConfig
 from restore.api.errors import PipelineError
-from restore.app.registry import Registry
 from restore.api.stage import Port, PortKind, Stage, StageParams
+from restore.engine.config import INPUT_NODE, Condition, OutputConfig, PipelineConfig
 
 Ref = tuple[str, str]
 """A node output: (node id, port name); the pipeline input is ("input", "image")."""
@@ -79,8 +79,11 @@ def _output_port(
     return None, f"has several outputs ({', '.join(stage.outputs)}): name one as node.port"
 
 
-def bind(config: PipelineConfig, registry: Registry) -> Plan:
-    """Check stages, parameters, wiring, kinds and acyclicity; collect every problem."""
+def bind(config: PipelineConfig, stages_by_name: Mapping[str, type[Stage]]) -> Plan:
+    """Check stages, parameters, wiring, kinds and acyclicity; collect every problem.
+
+    ``stages_by_name`` holds the installed stages by qualified name.
+    """
     problems: list[str] = []
     stages: dict[str, type[Stage] | None] = {}
     seen: set[str] = set()
@@ -88,11 +91,12 @@ def bind(config: PipelineConfig, registry: Registry) -> Plan:
         if node.id == INPUT_NODE or node.id in seen:
             problems.append(f"node {node.id!r}: duplicate or reserved id")
         seen.add(node.id)
-        try:
-            stages[node.id] = registry.stage(node.uses)
-        except PipelineError as error:
-            problems.append(f"node {node.id!r}: {error.problems[0]}")
-            stages[node.id] = None
+        stages[node.id] = stages_by_name.get(node.uses)
+        if stages[node.id] is None:
+            installed = ", ".join(sorted(stages_by_name)) or "none"
+            problems.append(
+                f"node {node.id!r}: unknown stage {node.uses!r} (installed: {installed})"
+            )
 
     bound: dict[str, BoundNode] = {}
     last_image: Ref = INPUT_REF

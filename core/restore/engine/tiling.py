@@ -17,78 +17,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore.api.errors import Cancelled
-from restore.api.stage import PRECISIONS, Stage, StageParams, TilePolicy
+from restore.api.stage import Stage, StageParams, TilePolicy
+from restore.engine.context import CancelToken, TileOptions
 
-__all__ = ["CancelToken", "ProgressFn", "TileOptions", "run_stage", "run_tiled"]
+__all__ = ["ProgressFn", "run_stage", "run_tiled"]
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(tiles_done, tiles_total)`` after each batch of the current stage."""
 
+DEFAULT_OPTIONS = TileOptions()
+
 Process = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
-
-_CPU = torch.device("cpu")
-
-
-class CancelToken:
-    """A thread-safe flag that asks running work to stop."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the work to stop; it raises ``Cancelled`` at its next check."""
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        """Whether ``cancel`` has been called."""
-        return self._event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        """Raise ``restore.errors.Cancelled`` if ``cancel`` has been called."""
-        if self._event.is_set():
-            raise Cancelled("cancelled")
-
-
-@dataclass(frozen=True)
-class TileOptions:
-    """How to cut work up and where to run it.
-
-    tile: tile side in input pixels; 0 runs the whole image in one piece.
-    overlap: input pixels shared by neighbouring tiles. It is raised to at least
-        ``2 * halo + 2`` so that every pixel is covered by some tile with full
-        context and a ramp of at least two pixels remains for blending.
-    batch_size: tiles per call of ``process``.
-    device: where ``process`` runs (a string such as ``"cuda"`` is accepted).
-    precision: ``"float32"``, or ``"bfloat16"``/``"float16"`` to run under
-        ``torch.autocast`` on the device; outputs are float32 either way.
-    """
-
-    tile: int = 512
-    overlap: int = 32
-    batch_size: int = 4
-    device: torch.device = _CPU
-    precision: str = "float32"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "device", torch.device(self.device))
-        if self.tile < 0 or self.overlap < 0 or self.batch_size < 1:
-            raise ValueError("tile and overlap must be >= 0 and batch_size >= 1")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
 
 
 def run_tiled(
@@ -98,7 +48,7 @@ def run_tiled(
     halo: int,
     scale: int = 1,
     multiple: int = 1,
-    options: TileOptions = TileOptions(),
+    options: TileOptions = DEFAULT_OPTIONS,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> dict[str, np.ndarray]:
@@ -180,7 +130,7 @@ def run_stage(
     stage: Stage,
     inputs: Mapping[str, np.ndarray],
     params: StageParams,
-    options: TileOptions = TileOptions(),
+    options: TileOptions = DEFAULT_OPTIONS,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ import io
 import os
 import struct
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -81,6 +81,7 @@ class LoadedImage:
     icc_profile: bytes | None  # ICC profile of the source, to carry to outputs
     format: str  # "PNG", "JPEG", "TIFF", "WEBP" or "BMP"
     path: Path | None = None
+    exif: bytes | None = None  # EXIF of the source, orientation reset to 1; None if it has none
 
 
 def format_for_suffix(path: str | Path) -> str:
@@ -143,6 +144,55 @@ def read_image(path: str | Path) -> LoadedImage:
         icc_profile=icc if icc and _icc_fits(icc, colour) else None,
         format=fmt,
         path=path,
+        exif=_upright_exif(data, fmt),
+    )
+
+
+def image_from_array(array: np.ndarray) -> LoadedImage:
+    """An in-memory image: H x W or H x W x C (C 1-4; 2 and 4 carry alpha last),
+    uint8, uint16 or float in [0, 1]."""
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"expected an H x W or H x W x C array (C 1-4), got {array.shape}")
+    if array.dtype == np.uint8:
+        scaled, bit_depth = array.astype(np.float32) / 255, 8
+    elif array.dtype == np.uint16:
+        scaled, bit_depth = array.astype(np.float32) / 65535, 16
+    else:
+        scaled, bit_depth = np.clip(array, 0, 1, dtype=np.float32), 8
+    colour = 1 if array.shape[2] <= 2 else 3
+    alpha = np.ascontiguousarray(scaled[..., colour]) if array.shape[2] in (2, 4) else None
+    pixels = np.ascontiguousarray(scaled[..., :colour])
+    return LoadedImage(pixels, alpha, bit_depth, None, "PNG")
+
+
+def write_output(
+    path: str | Path,
+    pixels: np.ndarray,
+    source: LoadedImage,
+    *,
+    mask: bool = False,
+    protect: Iterable[Path] = (),
+) -> Path:
+    """Write one pipeline output restored from ``source``: an image keeps the source's
+    alpha (resized to the output when a stage changed the size), bit depth, ICC
+    profile and EXIF; a mask is written as plain 8-bit gray."""
+    if mask:
+        return write_image(path, pixels, protect=protect)
+    alpha = source.alpha
+    height, width = np.shape(pixels)[:2]
+    if alpha is not None and alpha.shape != (height, width):
+        alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+    return write_image(
+        path,
+        pixels,
+        alpha=alpha,
+        bit_depth=source.bit_depth,
+        icc_profile=source.icc_profile,
+        exif=source.exif,
+        protect=protect,
     )
 
 
@@ -153,6 +203,7 @@ def write_image(
     alpha: np.ndarray | None = None,
     bit_depth: int = 8,
     icc_profile: bytes | None = None,
+    exif: bytes | None = None,
     quality: int = 95,
     protect: Iterable[Path] = (),
 ) -> Path:
@@ -165,8 +216,9 @@ def write_image(
     there (WebP also stores plain gray as RGB). ``quality`` applies to JPEG and
     (lossy) WebP; JPEG at quality >= 90 keeps full chroma resolution (4:4:4).
     ``icc_profile`` is embedded in PNG, JPEG, WebP and TIFF (not BMP) when its
-    colour space (GRAY or RGB) matches the stored pixels. No EXIF is written,
-    so outputs are upright. The file is encoded next to ``path`` and moved over
+    colour space (GRAY or RGB) matches the stored pixels. ``exif`` (with its
+    orientation already reset, as ``read_image`` gives it) is embedded in JPEG,
+    PNG and WebP. The file is encoded next to ``path`` and moved over
     it only once complete; parent folders are created. An existing file that
     resolves to a path in ``protect`` is never overwritten. Returns ``path``;
     raises ImageWriteError.
@@ -190,7 +242,7 @@ def write_image(
     icc = icc_profile if icc_profile and _icc_fits(icc_profile, colour.shape[2]) else None
 
     def encode(fh: BinaryIO) -> None:
-        _encode(fh, fmt, samples, icc, quality)
+        _encode(fh, fmt, samples, icc, exif, quality)
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -354,7 +406,14 @@ def _quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
     return scaled.astype(np.uint16 if bit_depth == 16 else np.uint8)
 
 
-def _encode(fh: BinaryIO, fmt: str, samples: np.ndarray, icc: bytes | None, quality: int) -> None:
+def _encode(
+    fh: BinaryIO,
+    fmt: str,
+    samples: np.ndarray,
+    icc: bytes | None,
+    exif: bytes | None,
+    quality: int,
+) -> None:
     """Write ``samples`` (H x W x C, C 1-4, alpha last) to ``fh`` as ``fmt``."""
     channels = samples.shape[2]
     if fmt == "TIFF":
@@ -374,9 +433,15 @@ def _encode(fh: BinaryIO, fmt: str, samples: np.ndarray, icc: bytes | None, qual
         if not ok:
             raise ValueError("OpenCV could not encode a 16-bit PNG")
         png = encoded.tobytes()
-        fh.write(_with_iccp(png, icc) if icc else png)
+        if icc:
+            png = _with_chunk(png, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
+        if exif:
+            png = _with_chunk(png, b"eXIf", exif.removeprefix(b"Exif\x00\x00"))
+        fh.write(png)
     else:
         options: dict[str, object] = {"icc_profile": icc} if icc and fmt != "BMP" else {}
+        if exif and fmt in ("JPEG", "PNG", "WEBP"):
+            options["exif"] = exif
         if fmt in ("JPEG", "WEBP"):
             options["quality"] = quality
         if fmt == "JPEG" and quality >= 90:
@@ -388,9 +453,23 @@ def _encode(fh: BinaryIO, fmt: str, samples: np.ndarray, icc: bytes | None, qual
         )
 
 
-def _with_iccp(png: bytes, icc: bytes) -> bytes:
-    """``png`` with an iCCP chunk holding ``icc`` inserted right after IHDR."""
-    body = b"iCCP" + b"ICC profile\x00\x00" + zlib.compress(icc)
+def _upright_exif(data: bytes, fmt: str) -> bytes | None:
+    """The EXIF block of a JPEG, PNG or WebP file with its orientation reset to 1
+    (``read_image`` has turned the pixels upright); None when there is none."""
+    if fmt not in ("JPEG", "PNG", "WEBP"):
+        return None
+    with Image.open(io.BytesIO(data)) as image:
+        exif = image.getexif()
+        if not exif:
+            return None
+        if _ORIENTATION in exif:
+            exif[_ORIENTATION] = 1
+        return exif.tobytes()
+
+
+def _with_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
+    """``png`` with a chunk of type ``kind`` holding ``data`` inserted right after IHDR."""
+    body = kind + data
     chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
     return png[:_PNG_HEADER_END] + chunk + png[_PNG_HEADER_END:]
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from restore.app.runner import FileOutcome, discover
-from restore.app.cli.main import app, fail, summary
-from restore.lab.degrade import DATA_ENV, DEFAULT_DATA, RECIPES, Recipe, file_seed, load_recipe
-from restore.api.errors import RestoreError
-from restore.io.images import read_image, write_image
+from restore.app.cli.main import fail, summary
 from restore.app.cli.terminal import console, say
+from restore.lab.data import DATA_ENV
+
+if TYPE_CHECKING:
+    from restore.lab.degrade import Recipe
 
 
 def _degrade_file(recipe: Recipe, path: Path, target: Path, seed: int) -> list[Path]:
+    from restore.io.images import read_image, write_image
+
     pixels = read_image(path).pixels
     degraded = recipe.apply(pixels, seed)
     written = [write_image(target, degraded.image, protect=[path])]
@@ -27,7 +28,6 @@ def _degrade_file(recipe: Recipe, path: Path, target: Path, seed: int) -> list[P
     return written
 
 
-@app.command()
 def degrade(
     recipe: Annotated[
         str | None, typer.Argument(help="built-in recipe name (see --list) or recipe.yaml")
@@ -40,11 +40,18 @@ def degrade(
     ),
     seed: Annotated[int, typer.Option(help="base seed; each file's seed adds its path")] = 0,
     data: Annotated[
-        Path, typer.Option(envvar=DATA_ENV, help="data root for kernels and overlays")
-    ] = DEFAULT_DATA,
+        Path | None, typer.Option(envvar=DATA_ENV, help="data root for kernels and overlays")
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="list the built-in recipes")] = False,
 ) -> None:
     """Write degraded copies of SOURCE (PNG, plus <stem>.mask.png for damage) into --output."""
+    from rich.console import Console
+
+    from restore.api.errors import RestoreError
+    from restore.app.runner import FileOutcome
+    from restore.io.files import discover
+    from restore.lab.degrade import RECIPES, file_seed, load_recipe
+
     if list_:
         out = Console()
         for name, builtin in RECIPES.items():

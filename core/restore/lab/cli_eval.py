@@ -7,24 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from restore.app.cli.main import app, fail, load_pipeline
-from restore.lab.degrade import DATA_ENV, DEFAULT_DATA
-from restore.api.errors import Cancelled, RestoreError
-from restore.lab.evaluate import (
-    INPUT,
-    REFERENCE,
-    Row,
-    contact_sheet,
-    crop_panels,
-    evaluate,
-    pairs_from_folders,
-    pairs_from_recipe,
-)
-from restore.lab.metrics import CONVENTIONS
+from restore.app.cli.main import fail, load_pipeline
 from restore.app.cli.terminal import console, say
+from restore.lab.data import DATA_ENV
 
 
-@app.command("eval")
 def eval_(
     pipelines: Annotated[
         list[Path], typer.Argument(help="pipeline.yaml files to compare (named by file stem)")
@@ -37,8 +24,8 @@ def eval_(
     ] = None,
     seed: Annotated[int, typer.Option(help="base seed, as for `restore degrade`")] = 0,
     data: Annotated[
-        Path, typer.Option(envvar=DATA_ENV, help="data root for kernels and overlays")
-    ] = DEFAULT_DATA,
+        Path | None, typer.Option(envvar=DATA_ENV, help="data root for kernels and overlays")
+    ] = None,
     pairs: Annotated[
         tuple[Path, Path] | None,
         typer.Option(help="DEGRADED CLEAN folders, files matched by relative path and stem"),
@@ -54,6 +41,19 @@ def eval_(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
 ) -> None:
     """Measure PSNR/SSIM and speed of PIPELINEs on degraded/clean pairs, input included."""
+    from restore.api.errors import Cancelled, RestoreError
+    from restore.lab.evaluate import (
+        INPUT,
+        REFERENCE,
+        Row,
+        contact_sheet,
+        crop_panels,
+        evaluate,
+        pairs_from_folders,
+        pairs_from_recipe,
+    )
+    from restore.lab.metrics import CONVENTIONS
+
     if (pairs is None) == (clean is None and recipe is None):
         raise fail("expected --clean DIR --recipe RECIPE, or --pairs DEGRADED CLEAN")
     if pairs is None and (clean is None or recipe is None):

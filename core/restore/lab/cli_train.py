@@ -7,43 +7,63 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from restore.app.cli.main import app, fail
-from restore.lab.degrade import DATA_ENV, DEFAULT_DATA
-from restore.api.errors import RestoreError
-from restore.app.registry import Registry
+from restore.app.cli.main import fail
 from restore.app.cli.terminal import console, say
-from restore.lab.training import train as run_training
+from restore.lab.data import DATA_ENV
 
 
-@app.command()
 def train(
-    recipe: Annotated[str, typer.Argument(help="training recipe, e.g. denoise.dncnn-gray")],
-    out: Annotated[Path, typer.Option("--out", help="weights file to write (.safetensors)")],
+    recipe: Annotated[
+        str | None, typer.Argument(help="training recipe, e.g. denoise.dncnn-gray")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="weights file to write (.safetensors)")
+    ] = None,
     data: Annotated[
         list[Path] | None,
         typer.Option(help="training image folder (repeatable); default: the recipe's"),
     ] = None,
     data_root: Annotated[
-        Path, typer.Option(envvar=DATA_ENV, help="root of the recipe's default folders")
-    ] = DEFAULT_DATA,
+        Path | None,
+        typer.Option(envvar=DATA_ENV, help="root of the recipe's default folders"),
+    ] = None,
     steps: Annotated[
         int | None, typer.Option(help="optimiser steps; default: the recipe's")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of sampling, degradation and init")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from <out>.ckpt")] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="list the training recipes")] = False,
 ) -> None:
     """Train RECIPE's model on synthesized degradations; write weights + manifest to --out."""
     import torch
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
+    from restore.api.errors import RestoreError
+    from restore.app.registry import Registry
+    from restore.lab.data import default_data_root
+    from restore.lab.training import find_recipe, training_recipes
+    from restore.lab.training import train as run_training
+
+    registry = Registry.from_entry_points()
+    if list_:
+        for name, known in training_recipes(registry).items():
+            say(f"[bold]{name}[/]: {known.description}", Console())
+        return
+    if recipe is None or out is None:
+        raise fail("expected RECIPE and --out (or --list)")
     if threads:
         torch.set_num_threads(threads)
-    registry = Registry.from_entry_points()
     try:
-        chosen = registry.recipe(recipe)
+        chosen = find_recipe(registry, recipe)
     except RestoreError as error:
         raise fail(str(error)) from None
     if out.suffix != ".safetensors":
@@ -53,7 +73,7 @@ def train(
         [
             *("restore", "train", recipe, "--out", str(out)),
             *(arg for folder in data or [] for arg in ("--data", str(folder))),
-            *(("--data-root", str(data_root)) if data_root != DEFAULT_DATA else ()),
+            *(("--data-root", str(data_root)) if data_root is not None else ()),
             *(("--steps", str(steps)) if steps else ()),
             *(("--seed", str(seed)) if seed else ()),
         ]
@@ -78,7 +98,7 @@ def train(
             manifest = run_training(
                 chosen,
                 out,
-                data_root=data_root,
+                data_root=data_root or default_data_root(),
                 folders=data or [],
                 steps=steps,
                 seed=seed,

@@ -4,15 +4,14 @@ Images are float32 H x W x C (C 1 or 3) in [0, 1]; every step also carries an
 H x W float32 damage mask (1 where film damage was drawn). A parameter typed
 ``Span`` is a number or a ``[low, high]`` pair sampled uniformly on each call.
 Relative data paths (blur kernels, film-damage overlays) are resolved against
-the data root: ``load_recipe(..., data=)``, else ``$RESTORE_DATA``, else
-``../shared/data``. See docs/degradations.md.
+the data root: ``load_recipe(..., data=)``, else ``restore.lab.data.default_data_root()``.
+See docs/degradations.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,15 +23,14 @@ from PIL import Image
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from restore.api.color import luma
+from restore.api.errors import PipelineError, RestoreError
 from restore.api.kernels import disk_kernel, gaussian_kernel, motion_kernel
 from restore.engine.config import load_yaml
-from restore.api.errors import PipelineError, RestoreError
+from restore.lab.data import default_data_root
 
 Array = np.ndarray
 Generator = np.random.Generator
 Result = tuple[Array, Array, dict[str, Any]]
-DATA_ENV = "RESTORE_DATA"
-DEFAULT_DATA = Path("../shared/data")
 _GAMMA = 2.2
 
 
@@ -55,11 +53,6 @@ def _sample(rng: np.random.Generator, value: float | tuple[float, float]) -> flo
 
 def _sample_int(rng: np.random.Generator, value: int | tuple[int, int]) -> int:
     return int(rng.integers(value[0], value[1] + 1)) if isinstance(value, tuple) else value
-
-
-def default_data_root() -> Path:
-    """``$RESTORE_DATA`` if set, else ``../shared/data`` (relative to the working directory)."""
-    return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
 
 
 def _resolve(path: str) -> Path:

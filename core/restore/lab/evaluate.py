@@ -23,10 +23,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from rich.table import Table
 
-from restore.app.runner import discover
-from restore.lab.degrade import Recipe, file_seed, load_recipe
 from restore.api.errors import RestoreError
+from restore.app.runner import discover
 from restore.io.images import read_image, write_image
+from restore.lab.degrade import Recipe, file_seed, load_recipe
 from restore.lab.metrics import describe_convention, psnr, ssim
 
 Method = Callable[[np.ndarray], np.ndarray]

@@ -22,11 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from restore.api.color import to_channels
-from restore.lab.degrade import Recipe, load_recipe
 from restore.api.errors import RestoreError
 from restore.api.weights import Manifest, Training
+from restore.app.registry import Registry
 from restore.io.atomic import write_atomically
 from restore.io.images import SUPPORTED_SUFFIXES, read_image
+from restore.lab.degrade import Recipe, load_recipe
 from restore.lab.export import save_weights
 
 Predict = Callable[[nn.Module, torch.Tensor], torch.Tensor]
@@ -93,6 +94,29 @@ class TrainingRecipe:
     """``objective(model, degraded, clean) -> scalar``: when set, the training loss instead of
     ``loss(predict(model, degraded), clean)`` (e.g. a classification loss on the network's
     logits); ``predict`` still makes the validation restorations."""
+
+
+def training_recipes(registry: Registry) -> dict[str, TrainingRecipe]:
+    """Every recipe the loaded plugins register (hook ``register_training``), by name."""
+    recipes: dict[str, TrainingRecipe] = {}
+    for plugin, recipe in registry.contributions("register_training"):
+        if not isinstance(recipe, TrainingRecipe):
+            raise RestoreError(f"plugin {plugin!r}: {recipe!r} is not a TrainingRecipe")
+        if recipe.name in recipes:
+            raise RestoreError(
+                f"plugin {plugin!r}: training recipe {recipe.name!r} is registered twice"
+            )
+        recipes[recipe.name] = recipe
+    return recipes
+
+
+def find_recipe(registry: Registry, name: str) -> TrainingRecipe:
+    """The training recipe called ``name``; the error lists the registered ones."""
+    recipes = training_recipes(registry)
+    if name not in recipes:
+        known = ", ".join(sorted(recipes)) or "none"
+        raise RestoreError(f"unknown training recipe {name!r} (known: {known})")
+    return recipes[name]
 
 
 def held_out(relative: Path, percent: int) -> bool:

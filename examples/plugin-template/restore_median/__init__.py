@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from restore import Stage, StageParams, Tiling, hookimpl
+from restore.api import Stage, StageParams, Tiling, hookimpl
 
 
 class MedianParams(StageParams):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from restore import hookimpl
+from restore.api import hookimpl
 from restore.api.hookspecs import RegisterStage, RegisterTraining
 
-from restore_colorize.recipes import RECIPES
 from restore_colorize.unet import RegressionColorize, UNetColorize
 
 
@@ -19,5 +18,7 @@ def register_stages(register: RegisterStage) -> None:
 @hookimpl
 def register_training(register: RegisterTraining) -> None:
     """Register the colorizers' training recipes."""
+    from restore_colorize.recipes import RECIPES  # training code loads only for training
+
     for recipe in RECIPES:
         register(recipe)

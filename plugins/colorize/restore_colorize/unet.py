@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from restore import Channels, Port, Stage, StageParams, StageUnavailable, TilePolicy, Tiling
+from restore.api import Channels, Port, Stage, StageParams, StageUnavailable, TilePolicy, Tiling
 from restore.api.weights import load_model
 
 from restore_colorize.hints import Hint, hint_maps

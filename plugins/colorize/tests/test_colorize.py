@@ -10,16 +10,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
-from restore import Channels, StageUnavailable, TilePolicy
-from restore.app.cli.main import app
-from restore.io.images import read_image, write_image
-from restore.lab.metrics import colourfulness, psnr
-from restore.app.registry import Registry
-from restore.testing import synthetic_photo
-from restore.engine.tiling import TileOptions, run_stage
-from restore.lab.training import train
+from restore.api import Channels, StageUnavailable, TilePolicy
 from restore.api.weights import read_manifest
+from restore.app.cli.main import app
+from restore.app.registry import Registry
+from restore.engine.tiling import TileOptions, run_stage
+from restore.io.images import read_image, write_image
 from restore.lab.export import save_weights
+from restore.lab.metrics import colourfulness, psnr
+from restore.lab.training import find_recipe, train, training_recipes
+from restore.testing import synthetic_photo
 from skimage import color, data
 from typer.testing import CliRunner
 
@@ -101,8 +101,8 @@ def test_registers_stages_and_recipes_through_the_plugin_hooks() -> None:
     registry = Registry.from_plugins(restore_colorize)
     assert not list(registry.broken())
     assert set(registry.stages) == {"colorize.unet", "colorize.regression"}
-    assert set(registry.training) == {"colorize.unet", "colorize.regression"}
-    recipe = registry.recipe("colorize.unet")
+    assert set(training_recipes(registry)) == {"colorize.unet", "colorize.regression"}
+    recipe = find_recipe(registry, "colorize.unet")
     assert recipe.objective is recipes.classification_objective
     assert recipe.data == ("color_photos", "CBSD432_filtered", "SunHays80_color")
 

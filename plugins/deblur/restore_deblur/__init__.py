@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from restore import hookimpl
+from restore.api import hookimpl
 from restore.api.hookspecs import RegisterStage
 
 from restore_deblur.richardson_lucy import RichardsonLucy

@@ -11,9 +11,8 @@ from typing import Literal
 import numpy as np
 import torch
 from pydantic import Field
-from restore import Stage, StageParams, TilePolicy, Tiling
+from restore.api import Stage, StageParams, TilePolicy, Tiling, per_image
 from restore.api.kernels import disk_kernel, gaussian_kernel, motion_kernel
-from restore.api.stage import per_image
 
 MAX_SIZE = 31  # the deblur stages' tiling halo (32) covers kernels up to this size
 PAD = 32  # mirror padding (> MAX_SIZE) around each channel before deconvolution

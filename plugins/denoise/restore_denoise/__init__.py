@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from restore import hookimpl
+from restore.api import hookimpl
 from restore.api.hookspecs import RegisterStage, RegisterTraining
 
 from restore_denoise.learned import DnCNNDenoise, MWCNNDenoise
 from restore_denoise.nlmeans import NLMeans
-from restore_denoise.recipes import RECIPES
 
 
 @hookimpl
@@ -21,5 +20,7 @@ def register_stages(register: RegisterStage) -> None:
 @hookimpl
 def register_training(register: RegisterTraining) -> None:
     """Register the training recipes of the learned denoisers."""
+    from restore_denoise.recipes import RECIPES  # training code loads only for training
+
     for recipe in RECIPES:
         register(recipe)

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import torch
 from pydantic import Field
-from restore import Stage, StageParams, TilePolicy, Tiling
+from restore.api import Stage, StageParams, TilePolicy, Tiling
 from restore.api.weights import load_model
 from torch import nn
 

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import torch
 from pydantic import Field, model_validator
-from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.api.stage import per_image
+from restore.api import Stage, StageParams, TilePolicy, Tiling, per_image
 
 HALO = 16
 # OpenCV's filter strength h per unit of noise sigma, tuned for PSNR at sigma 15 and 25

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from restore import StageUnavailable
+from restore.api import StageUnavailable
+from restore.api.weights import load_weights
+from restore.engine.tiling import TileOptions, run_stage
 from restore.lab.degrade import load_recipe
 from restore.lab.metrics import psnr
 from restore.testing import synthetic_photo
-from restore.engine.tiling import TileOptions, run_stage
-from restore.api.weights import load_weights
 from skimage import data
 from torch import nn
 

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import torch
 from pydantic import Field
-from restore import Port, PortKind, Stage, StageParams, TilePolicy, Tiling
-from restore.api.stage import per_image
+from restore.api import Port, PortKind, Stage, StageParams, TilePolicy, Tiling, per_image
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
 MAX_SIZE, MAX_DILATE = 13, 7

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import torch
 from pydantic import Field
-from restore import Port, PortKind, Stage, StageParams, TilePolicy, Tiling
-from restore.api.stage import per_image
+from restore.api import Port, PortKind, Stage, StageParams, TilePolicy, Tiling, per_image
 
 METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 UINT16_MAX = 65535

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
-from restore import PortKind
+from restore.api import PortKind
 from restore.app.registry import Registry
 from restore.engine.tiling import TileOptions, run_stage
 from skimage import data

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import torch
 from pydantic import Field
-from restore import Stage, StageParams, TilePolicy, Tiling
-from restore.api.stage import per_image
+from restore.api import Stage, StageParams, TilePolicy, Tiling, per_image
 
 MAX_RADIUS = 8.0  # the blur is truncated at 3 sigma: 24 px, the tiling halo
 

@@ -1,26 +1,32 @@
 """The ``restore`` command line: ``restore PIPELINE INPUT``, ``plugins`` and ``check``.
 
-``degrade``, ``eval`` and ``train`` live in ``cli_degrade``, ``cli_eval`` and
-``cli_train`` and register themselves on ``app``.
+More commands come in through the ``register_commands`` hook from modules of the
+entry-point group ``restore.commands`` (restore's own lab adds ``degrade``,
+``eval`` and ``train`` that way). Everything heavy (torch, the engine, plugins)
+is imported inside the commands, so ``restore --help`` starts at once.
 """
 
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import pluggy
 import typer
 from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from restore.app.runner import BatchRunner, FileOutcome
-from restore.api.errors import Cancelled, PipelineError, RestoreError
-from restore.app.pipeline import Pipeline
-from restore.app.registry import Registry
-from restore.app.cli.progress import RichObserver
+from restore.api import hookspecs
 from restore.app.cli.terminal import console, say
+
+if TYPE_CHECKING:
+    from restore.app.pipeline import Pipeline
+    from restore.app.runner import FileOutcome
+
+COMMANDS_GROUP = "restore.commands"
 
 
 class DefaultRunGroup(TyperGroup):
@@ -43,6 +49,9 @@ app = typer.Typer(
 
 def load_pipeline(pipeline: Path, overrides: list[str] | None) -> Pipeline:
     """Load a pipeline against the installed plugins, warning about broken ones."""
+    from restore.app.pipeline import Pipeline
+    from restore.app.registry import Registry
+
     registry = Registry.from_entry_points()
     for info in registry.broken():
         say(f"[yellow]warning:[/] plugin {info.name!r} not loaded: {info.error}")
@@ -107,6 +116,10 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Run PIPELINE on SOURCE and write the results into --output."""
+    from restore.api.errors import Cancelled, RestoreError
+    from restore.app.cli.progress import RichObserver
+    from restore.app.runner import BatchRunner
+
     if tile < 0 or overlap < 0 or batch < 1:
         raise fail("--tile and --overlap must be >= 0, --batch >= 1")
     try:
@@ -150,6 +163,8 @@ def check(
     ] = None,
 ) -> None:
     """Validate PIPELINE against the installed stages without reading any image."""
+    from restore.api.errors import PipelineError
+
     try:
         restorer = load_pipeline(pipeline, set_)
     except PipelineError as error:
@@ -165,6 +180,8 @@ def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """List installed plugins, their stages, versions and parameters."""
+    from restore.app.registry import Registry
+
     described = Registry.from_entry_points().describe()
     if as_json:
         typer.echo(json.dumps(described, indent=2))
@@ -183,7 +200,8 @@ def plugins(
             tiling = stage["tiling"]
             out.print(
                 f"  [cyan]{stage['name']}[/]: {stage['summary']} [dim](tiling "
-                f"{tiling['policy']}, halo {tiling['halo']}, scale {tiling['scale']})[/]"
+                f"{tiling['policy']}, halo {tiling['halo']}, scale {tiling['scale']}, "
+                f"multiple {tiling['multiple']}, precisions {', '.join(tiling['precisions'])})[/]"
             )
             for name, schema in stage["params"].items():
                 default = schema.get("default", "required")
@@ -191,14 +209,23 @@ def plugins(
                     f"      {name} = {default!r}  {schema.get('description', '')}",
                     highlight=False,
                 )
-        if plugin["training"]:
-            say(f"  training recipes: {', '.join(plugin['training'])}", out)
+
+
+def add_commands(target: typer.Typer) -> None:
+    """Let the modules of the ``restore.commands`` entry-point group add their commands."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    for entry_point in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=str):
+        try:
+            manager.register(entry_point.load(), name=entry_point.name)
+        except Exception as error:  # a broken extension must not take the CLI down
+            say(f"[yellow]warning:[/] commands {entry_point.name!r} not loaded: {error}")
+    manager.hook.register_commands(app=target)
+
+
+add_commands(app)
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
-
-
-# Commands defined in their own modules register themselves on `app`.
-from restore.lab import cli_degrade, cli_eval, cli_train  # noqa: E402, F401

@@ -8,8 +8,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from restore.app.runner import BatchObserver, FileOutcome
 from restore.app.cli.terminal import say
+from restore.app.runner import BatchObserver, FileOutcome
 
 
 class RichObserver(BatchObserver):
