@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from torch import nn
 from typer.testing import CliRunner
 
+from restore.api.network import NetworkConfig, NetworkSpec
 from restore.api.weights import load_weights
 from restore.app.cli.main import app
 from restore.io.images import write_image
@@ -21,18 +22,23 @@ from restore.lab.training import ImageBank, TrainingRecipe, held_out, log_mse, m
 from restore.testing import synthetic_photo
 
 
-def tiny_net(config: dict) -> nn.Module:
+class TinyConfig(NetworkConfig):
+    channels: int = 1
+
+
+def tiny_net(config: TinyConfig) -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(config["channels"], 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 1, 3, padding=1)
+        nn.Conv2d(config.channels, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 1, 3, padding=1)
     )
 
+
+TINY = NetworkSpec("Tiny", TinyConfig, tiny_net, receptive_radius=lambda config: 2)
 
 RECIPE = TrainingRecipe(
     name="toy.tiny-gray",
     stage="toy.tiny",
-    architecture="Tiny",
-    build=tiny_net,
-    config={"channels": 1},
+    network=TINY,
+    config=TinyConfig(),
     degradation="noise-25",
     channels=1,
     data=("photos",),
@@ -107,12 +113,14 @@ def test_trains_and_exports_verified_weights(data_root: Path) -> None:
 def test_bf16_recipe_trains_under_autocast_and_exports_float32(data_root: Path) -> None:
     seen: set[torch.dtype] = set()
 
-    def watched(config: dict) -> nn.Module:
+    def watched(config: TinyConfig) -> nn.Module:
         net = tiny_net(config)
         net[0].register_forward_hook(lambda module, args, output: seen.add(output.dtype))
         return net
 
-    recipe = dataclasses.replace(RECIPE, build=watched, bf16=True)
+    recipe = dataclasses.replace(
+        RECIPE, network=dataclasses.replace(TINY, build=watched), bf16=True
+    )
     out = data_root / "bf16.safetensors"
     manifest = train(recipe, out, data_root=data_root, evaluations=1)
     assert seen == {torch.bfloat16, torch.float32}  # training steps, then float32 validation
@@ -122,7 +130,7 @@ def test_bf16_recipe_trains_under_autocast_and_exports_float32(data_root: Path) 
 
 def test_clip_bounds_the_gradient(data_root: Path) -> None:
     torch.manual_seed(0)
-    initial = tiny_net({"channels": 1}).state_dict()
+    initial = tiny_net(TinyConfig()).state_dict()
     moved = {}
     for clip in (None, 1e-12):
         out = data_root / f"clip-{clip}.safetensors"

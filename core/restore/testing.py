@@ -3,6 +3,8 @@
 Fixtures: ``restore_registry`` (build a registry of exactly the plugins given),
 ``sample_image`` / ``sample_gray`` (deterministic synthetic photos) and
 ``tiling_exactness`` (assert that a stage gives the same result tiled and whole).
+``measured_receptive_radius`` finds a network's receptive field by back-propagation,
+to check the radius a ``NetworkSpec`` declares.
 """
 
 from __future__ import annotations
@@ -58,6 +60,32 @@ def assert_tiling_exact(
     assert whole.keys() == tiled.keys()
     for name in whole:
         np.testing.assert_allclose(tiled[name], whole[name], atol=atol, err_msg=name)
+
+
+def measured_receptive_radius(
+    network: torch.nn.Module, channels: int, size: int, multiple: int = 1
+) -> int:
+    """The largest distance (Chebyshev, in pixels) from an output pixel to an input
+    pixel that influences it, measured by back-propagating from the output pixels at
+    the corners of a ``multiple`` cell near the centre of a ``size`` image of noise
+    (the phases that reach furthest on a downsampling network's grid)."""
+    torch.manual_seed(0)
+    image = torch.rand(1, channels, size, size, dtype=torch.float64, requires_grad=True)
+    network = network.double().eval()
+    output = network(image)
+    radius = 0
+    centre = size // 2 // multiple * multiple
+    phases = sorted({0, multiple - 1})
+    for dy in phases:
+        for dx in phases:
+            y, x = centre + dy, centre + dx
+            (grad,) = torch.autograd.grad(output[0, :, y, x].sum(), image, retain_graph=True)
+            rows, cols = torch.nonzero(grad[0].abs().sum(0), as_tuple=True)
+            reach = torch.cat([(rows - y).abs(), (cols - x).abs()]).max()
+            radius = max(radius, int(reach))
+    if radius >= centre:
+        raise ValueError(f"the receptive field reaches the border of a {size} px image")
+    return radius
 
 
 @pytest.fixture

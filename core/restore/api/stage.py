@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 import numpy as np
 import torch
@@ -90,27 +90,57 @@ class StageParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Stage:
-    """Base class of every stage.
+P = TypeVar("P", bound=StageParams)
 
-    Subclasses set the class attributes and implement ``process``. One instance
-    is made per device and shared by all threads, so ``process`` must not keep
-    per-call state on ``self``; load weights lazily through ``restore.api.models``.
+
+class Stage(Generic[P]):
+    """Base class of every stage, generic over its parameter model.
+
+    ``class Median(Stage[MedianParams])`` makes ``Params`` ``MedianParams`` and
+    ``process(inputs, params: MedianParams)`` type-check; a stage without
+    parameters subclasses plain ``Stage``. Subclasses set the class attributes
+    and implement ``process``. One instance is made per device and shared by all
+    threads, so ``process`` must not keep per-call state on ``self``; load
+    weights lazily through ``restore.api.models``.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     inputs: ClassVar[Mapping[str, Port]] = {"image": Port()}
     outputs: ClassVar[Mapping[str, Port]] = {"image": Port()}
-    Params: ClassVar[type[StageParams]] = StageParams
+    Params: type[P] = StageParams  # type: ignore[assignment]  # set from the type argument
     tiling: ClassVar[Tiling] = Tiling()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Take ``Params`` from the type argument of ``Stage[...]`` (or of a generic
+        stage base); a ``Params`` set in the class body must agree with it."""
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if not (isinstance(origin, type) and issubclass(origin, Stage)):
+                continue
+            argument = next(iter(get_args(base)), None)
+            if not (isinstance(argument, type) and issubclass(argument, StageParams)):
+                continue  # a TypeVar: a generic base, made concrete further down
+            declared = cls.__dict__.get("Params")
+            if declared is not None and declared is not argument:
+                raise TypeError(
+                    f"{cls.__name__}: Params {declared.__name__} does not match "
+                    f"Stage[{argument.__name__}]"
+                )
+            cls.Params = argument  # type: ignore[assignment]  # P is this very class
+
+    @classmethod
+    def check(cls, params: P) -> list[str]:
+        """Problems with ``params`` that the parameter model cannot see (a missing
+        file, weights made for another stage), reported when a pipeline is validated,
+        before any image is read. The default finds none."""
+        return []
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
 
-    def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
-    ) -> dict[str, torch.Tensor]:
+    def process(self, inputs: Mapping[str, torch.Tensor], params: P) -> dict[str, torch.Tensor]:
         """Map a batch (N, C, H, W float32 tensors on ``self.device``) to outputs."""
         raise NotImplementedError
 
@@ -118,7 +148,7 @@ class Stage:
         self,
         full: Mapping[str, torch.Tensor],
         low_outputs: Mapping[str, torch.Tensor],
-        params: StageParams,
+        params: P,
     ) -> dict[str, torch.Tensor]:
         """LOWRES only: lift outputs computed on the working copy to full size.
 
@@ -133,7 +163,7 @@ class Stage:
         }
 
 
-def check_stage_class(stage: type[Stage]) -> None:
+def check_stage_class(stage: type[Stage[Any]]) -> None:
     """Raise ``TypeError`` naming what is wrong with a stage class's declaration."""
     name = getattr(stage, "name", None)
     if not isinstance(name, str) or not STAGE_NAME.match(name):

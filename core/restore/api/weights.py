@@ -18,6 +18,7 @@ from safetensors.torch import load as parse_safetensors
 
 from restore.api.errors import StageUnavailable
 from restore.api.models import models
+from restore.api.network import NetworkConfig, NetworkSpec
 
 WeightsPath = Path | Traversable
 
@@ -156,3 +157,62 @@ def load_model(
         return module.to(device).eval()
 
     return models.get((str(path), manifest.sha256, str(device)), make)
+
+
+def load_network(
+    spec: NetworkSpec[Any],
+    path: WeightsPath,
+    *,
+    device: torch.device | str,
+    stage: str,
+    max_halo: int | None = None,
+) -> tuple[torch.nn.Module, NetworkConfig]:
+    """The verified network at ``path`` for ``stage`` and its configuration.
+
+    The manifest must name ``stage`` and ``spec.architecture``, its config must
+    parse as ``spec.config``, the hash must verify, and (with ``max_halo``, the
+    stage's declared halo) the network's receptive field must fit the halo, so
+    tiles stay exact. Cached once per process and device, like ``load_model``.
+    """
+    manifest = read_manifest(path, expect_stage=stage, expect_architecture=spec.architecture)
+    try:
+        config = spec.parse(manifest.config)
+    except ValueError as error:
+        raise WeightsError(path, str(error)) from None
+    radius = spec.halo(config)
+    if max_halo is not None and radius > max_halo:
+        raise WeightsError(
+            path,
+            f"this {spec.architecture} sees {radius} px around each pixel, more than "
+            f"{stage}'s halo of {max_halo} px",
+        )
+    module = load_model(
+        lambda raw: spec.build(spec.parse(raw)),
+        path,
+        device=device,
+        expect_stage=stage,
+        expect_architecture=spec.architecture,
+    )
+    return module, config
+
+
+def check_weights_file(path: Path, *, stage: str, architectures: tuple[str, ...]) -> str | None:
+    """Why the user's weights file at ``path`` cannot serve ``stage``, or None.
+
+    Reads only the manifest (the hash is verified when the weights load), so a
+    pipeline can be validated before any image is read.
+    """
+    if path.suffix != ".safetensors":
+        return f"{path}: expected a .safetensors file made by `restore train`"
+    if not path.is_file():
+        return f"{path}: no such weights file"
+    try:
+        manifest = read_manifest(path, expect_stage=stage)
+    except WeightsError as error:
+        return str(error)
+    if manifest.architecture not in architectures:
+        return (
+            f"{path}: weights are for architecture {manifest.architecture!r}, "
+            f"not {' or '.join(map(repr, architectures))}"
+        )
+    return None

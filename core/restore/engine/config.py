@@ -141,8 +141,8 @@ def apply_overrides(
     """
     if not isinstance(overrides, Mapping):
         overrides = parse_overrides(overrides)
-    data = copy.deepcopy(dict(data))
-    nodes = {n.get("id"): n for n in data.get("nodes") or [] if isinstance(n, dict)}
+    result: dict[str, Any] = copy.deepcopy(dict(data))
+    nodes = {n.get("id"): n for n in result.get("nodes") or [] if isinstance(n, dict)}
     unknown = [
         f"override: unknown node {node_id!r}" for node_id in overrides if node_id not in nodes
     ]
@@ -157,4 +157,4 @@ def apply_overrides(
                 node[key] = value
             else:
                 node["params"] = {**(node.get("params") or {}), key: value}
-    return data
+    return result

@@ -72,8 +72,8 @@ def execute(
     for node in plan.nodes:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        available = {port: values.get(ref) for port, ref in node.inputs.items()}
-        if _runs(node, grayscale) and all(v is not None for v in available.values()):
+        available = {port: values[ref] for port, ref in node.inputs.items() if ref in values}
+        if _runs(node, grayscale) and len(available) == len(node.inputs):
             stage = instances(node.stage, options.device)
             inputs = {
                 port: _adapt(array, stage.inputs[port].kind, stage.inputs[port].channels)
@@ -96,7 +96,7 @@ def execute(
                     values[(node.id, port)] = array
         else:
             result.bypassed.append(node.id)
-            if available.get("image") is not None and "image" in node.stage.outputs:
+            if "image" in available and "image" in node.stage.outputs:
                 values[(node.id, "image")] = available["image"]
         for ref in node.inputs.values():
             release(ref)

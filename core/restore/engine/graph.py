@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from restore.api.errors import PipelineError
 from restore.api.stage import Port, PortKind, Stage, StageParams
@@ -55,7 +56,7 @@ class Plan:
         return counts
 
 
-def _param_problem(node_id: str, stage: type[Stage], error: dict) -> str:
+def _param_problem(node_id: str, stage: type[Stage], error: ErrorDetails) -> str:
     field = ".".join(map(str, error["loc"])) or "params"
     where = f"node {node_id!r} ({stage.name}): parameter {field!r}"
     if error["type"] == "extra_forbidden":
@@ -109,6 +110,8 @@ def bind(config: PipelineConfig, stages_by_name: Mapping[str, type[Stage]]) -> P
         except ValidationError as error:
             problems.extend(_param_problem(node.id, stage, e) for e in error.errors())
             params = None
+        if params is not None:
+            problems.extend(f"node {node.id!r} ({stage.name}): {p}" for p in stage.check(params))
         precision = node.precision or stage.tiling.precisions[0]
         if precision not in stage.tiling.precisions:
             problems.append(
@@ -150,9 +153,9 @@ def _wire(
 ) -> dict[str, Ref]:
     """Resolve a node's input references and check that port kinds match."""
     declared = dict(declared or {})
-    for port in declared.keys() - stage.inputs.keys():
+    for unknown in declared.keys() - stage.inputs.keys():
         problems.append(
-            f"node {node_id!r} ({stage.name}): unknown input {port!r} "
+            f"node {node_id!r} ({stage.name}): unknown input {unknown!r} "
             f"(inputs: {', '.join(stage.inputs) or 'none'})"
         )
     wired: dict[str, Ref] = {}
@@ -176,6 +179,7 @@ def _wire(
         if problem:
             problems.append(f"node {node_id!r}: input {port_name!r}: {source_id!r} {problem}")
             continue
+        assert resolved is not None  # _output_port names a port whenever it reports no problem
         source: Port = source_stage.outputs[resolved] if source_stage else Port()
         if source.kind is not port.kind:
             problems.append(

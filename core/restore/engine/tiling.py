@@ -20,6 +20,7 @@ import logging
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -312,8 +313,10 @@ def _gather(
         patch = array[y : y + tile_h, x : x + tile_w]
         short_h, short_w = tile_h - patch.shape[0], tile_w - patch.shape[1]
         if short_h or short_w:  # a last tile overhanging the border by less than `multiple`
-            mode = "reflect" if min(patch.shape[:2]) > max(short_h, short_w) else "edge"
-            patch = np.pad(patch, ((0, short_h), (0, short_w), (0, 0)), mode=mode)
+            np_mode: Literal["reflect", "edge"] = (
+                "reflect" if min(patch.shape[:2]) > max(short_h, short_w) else "edge"
+            )
+            patch = np.pad(patch, ((0, short_h), (0, short_w), (0, 0)), mode=np_mode)
         view[k] = patch.transpose(2, 0, 1)
     if pad_h:
         mode = "reflect" if pad_h < tile_h else "replicate"

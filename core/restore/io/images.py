@@ -22,7 +22,7 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 import tifffile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
 from restore.api.errors import ImageReadError, ImageWriteError
 from restore.io.atomic import write_atomically
@@ -292,16 +292,15 @@ def _decode(path: Path, data: bytes) -> tuple[np.ndarray, bytes | None, str, obj
             raise ImageReadError(path, f"unsupported pixel mode {image.mode}")
         if target in ("L", "RGB") and "transparency" in image.info:
             target += "A"
-        if image.mode != target:
-            image = image.convert(target)
-        return np.asarray(image), icc, fmt, orientation
+        pixels: Image.Image = image if image.mode == target else image.convert(target)
+        return np.asarray(pixels), icc, fmt, orientation
 
 
 def _source_bits(image: Image.Image, data: bytes) -> int:
     """Bits per sample stored in a PNG or TIFF file (8 for the other formats)."""
     if image.format == "PNG":
         return data[24]  # IHDR bit depth
-    if image.format == "TIFF":
+    if image.format == "TIFF" and isinstance(image, TiffImagePlugin.TiffImageFile):
         bits = image.tag_v2.get(258, 8)
         return max(bits) if isinstance(bits, tuple) else int(bits)
     return 8

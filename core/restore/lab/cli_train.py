@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,7 +89,9 @@ def train(
         task = progress.add_task(recipe, total=steps or chosen.steps, loss=0.0, psnr="-")
 
         def report(step: int, total: int, loss: float, psnr: float | None) -> None:
-            fields = {"loss": loss} | ({"psnr": f"{psnr:.2f} dB"} if psnr is not None else {})
+            fields: dict[str, Any] = {"loss": loss}
+            if psnr is not None:
+                fields["psnr"] = f"{psnr:.2f} dB"
             progress.update(task, completed=step, total=total, **fields)
             if psnr is not None and not console.is_terminal:
                 say(f"step {step}/{total} loss {loss:.5f} val PSNR {psnr:.2f} dB")

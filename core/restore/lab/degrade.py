@@ -15,10 +15,11 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,8 +35,15 @@ Result = tuple[Array, Array, dict[str, Any]]
 _GAMMA = 2.2
 
 
-def _span(low: float, high: float, integer: bool = False) -> Any:
-    """A number or a [low, high] pair, both within [``low``, ``high``]."""
+Span = float | tuple[float, float]
+IntSpan = int | tuple[int, int]
+
+
+def _span(low: float, high: float) -> AfterValidator:
+    """Validator of a ``Span``: a number or a [low, high] pair, both within [``low``, ``high``].
+
+    Used as ``Annotated[Span, _span(low, high)]`` (or ``IntSpan``).
+    """
 
     def check(value: Any) -> Any:
         lo, hi = value if isinstance(value, tuple) else (value, value)
@@ -43,8 +51,7 @@ def _span(low: float, high: float, integer: bool = False) -> Any:
             raise ValueError(f"must be a number or a [low, high] pair within [{low}, {high}]")
         return value
 
-    kind = int if integer else float
-    return Annotated[kind | tuple[kind, kind], AfterValidator(check)]
+    return AfterValidator(check)
 
 
 def _sample(rng: np.random.Generator, value: float | tuple[float, float]) -> float:
@@ -111,7 +118,7 @@ class GaussianNoise(Step):
     """Additive white Gaussian noise; sigma in 8-bit units."""
 
     kind: Literal["gaussian_noise"] = "gaussian_noise"
-    sigma: _span(0, 255) = 25.0
+    sigma: Annotated[Span, _span(0, 255)] = 25.0
     clip: bool = True
     quantize: bool = True
 
@@ -129,8 +136,8 @@ class PoissonGaussian(Step):
     """Sensor noise on linearised values: shot noise (``photons`` at white) plus read noise."""
 
     kind: Literal["poisson_gaussian"] = "poisson_gaussian"
-    photons: _span(1, 1e6) = (20.0, 400.0)
-    read_sigma: _span(0, 0.5) = (0.0, 0.02)
+    photons: Annotated[Span, _span(1, 1e6)] = (20.0, 400.0)
+    read_sigma: Annotated[Span, _span(0, 0.5)] = (0.0, 0.02)
     linearize: bool = True
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
@@ -146,14 +153,16 @@ class FilmGrain(Step):
     """Monochrome grain: Gaussian-blurred noise of unit std, strongest in the midtones."""
 
     kind: Literal["film_grain"] = "film_grain"
-    strength: _span(0, 1) = (0.02, 0.06)
-    size: _span(0, 10) = (0.5, 1.5)
+    strength: Annotated[Span, _span(0, 1)] = (0.02, 0.06)
+    size: Annotated[Span, _span(0, 10)] = (0.5, 1.5)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
         strength, size = _sample(rng, self.strength), _sample(rng, self.size)
         grain = rng.standard_normal(image.shape[:2], dtype=np.float32)
         if size > 0:
-            grain = cv2.GaussianBlur(grain, (0, 0), size, borderType=cv2.BORDER_REFLECT_101)
+            # OpenCV's stubs type every result as integer-or-float; blurring keeps float32.
+            blurred = cv2.GaussianBlur(grain, (0, 0), size, borderType=cv2.BORDER_REFLECT_101)
+            grain = cast(npt.NDArray[np.float32], blurred)
             grain /= grain.std() + 1e-8
         y = luma(image)
         out = np.clip(image + strength * 4 * y * (1 - y) * grain[..., None], 0, 1)
@@ -164,7 +173,7 @@ class GaussianBlur(Step):
     """Isotropic Gaussian blur."""
 
     kind: Literal["gaussian_blur"] = "gaussian_blur"
-    sigma: _span(0, 20) = (0.5, 2.0)
+    sigma: Annotated[Span, _span(0, 20)] = (0.5, 2.0)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
         sigma = _sample(rng, self.sigma)
@@ -175,7 +184,7 @@ class DefocusBlur(Step):
     """Out-of-focus blur: a uniform disk."""
 
     kind: Literal["defocus_blur"] = "defocus_blur"
-    radius: _span(0, 30) = (1.0, 4.0)
+    radius: Annotated[Span, _span(0, 30)] = (1.0, 4.0)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
         radius = _sample(rng, self.radius)
@@ -186,8 +195,8 @@ class MotionBlur(Step):
     """Linear camera shake: a line of ``length`` px at ``angle`` degrees."""
 
     kind: Literal["motion_blur"] = "motion_blur"
-    length: _span(1, 100) = (5.0, 21.0)
-    angle: _span(-360, 360) = (0.0, 180.0)
+    length: Annotated[Span, _span(1, 100)] = (5.0, 21.0)
+    angle: Annotated[Span, _span(-360, 360)] = (0.0, 180.0)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
         length, angle = _sample(rng, self.length), _sample(rng, self.angle)
@@ -211,7 +220,7 @@ class Jpeg(Step):
     """JPEG compression at a quality (1-100), via OpenCV; 4:2:0 chroma for RGB."""
 
     kind: Literal["jpeg"] = "jpeg"
-    quality: _span(1, 100, integer=True) = 50
+    quality: Annotated[IntSpan, _span(1, 100)] = 50
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
         quality = _sample_int(rng, self.quality)
@@ -221,7 +230,10 @@ class Jpeg(Step):
         ok, data = cv2.imencode(".jpg", samples, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise RestoreError("JPEG encoding failed")
-        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED).reshape(image.shape)
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if decoded is None:
+            raise RestoreError("JPEG decoding failed")
+        decoded = decoded.reshape(image.shape)
         if image.shape[2] == 3:
             decoded = decoded[..., ::-1]
         return decoded.astype(np.float32) / 255, mask, {"quality": quality}
@@ -239,7 +251,9 @@ class Downscale(Step):
         height, width, channels = image.shape
         size = (max(1, width // self.factor), max(1, height // self.factor))
         method = cv2.INTER_CUBIC if self.method == "bicubic" else cv2.INTER_AREA
-        out = cv2.resize(image, size, interpolation=method).reshape(size[1], size[0], channels)
+        out: Array = cv2.resize(image, size, interpolation=method).reshape(
+            size[1], size[0], channels
+        )
         if self.restore_size:
             out = cv2.resize(out, (width, height), interpolation=cv2.INTER_CUBIC)
             out = out.reshape(image.shape)
@@ -287,9 +301,9 @@ class FilmDamage(Step):
     kind: Literal["film_damage"] = "film_damage"
     path: str = Field(default="film_damage_overlays", min_length=1)
     types: list[str] | None = Field(default=None, min_length=1, description="default: all")
-    count: _span(0, 100, integer=True) = (2, 8)
-    opacity: _span(0, 1) = (0.6, 1.0)
-    scale: _span(0.01, 4) = (0.3, 1.0)  # overlay side / image's longer side
+    count: Annotated[IntSpan, _span(0, 100)] = (2, 8)
+    opacity: Annotated[Span, _span(0, 1)] = (0.6, 1.0)
+    scale: Annotated[Span, _span(0.01, 4)] = (0.3, 1.0)  # overlay side / image's longer side
     dark_probability: float = Field(default=0.0, ge=0, le=1)  # draw 1 - colour instead
     threshold: float = Field(default=0.1, gt=0, lt=1)
 
@@ -425,7 +439,7 @@ class Recipe(BaseModel):
         return Degraded(image.astype(np.float32, copy=False), mask, sampled)
 
 
-def _recipe(name: str, description: str, *steps: Step) -> Recipe:
+def _recipe(name: str, description: str, *steps: Degradation) -> Recipe:
     return Recipe(name=name, description=description, steps=list(steps))
 
 

@@ -296,7 +296,12 @@ def contact_sheet(
 
 
 def _text(
-    draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, text: str, x: int, y: int, room: int
+    draw: ImageDraw.ImageDraw,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    text: str,
+    x: int,
+    y: int,
+    room: int,
 ) -> None:
     """``text`` centred in ``room`` pixels from ``x``, shortened with "..." to fit."""
     while text and draw.textlength(text, font=font) > room:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from safetensors.torch import save as dump_safetensors
@@ -17,7 +17,10 @@ from restore.io.atomic import write_atomically
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    write_atomically(path, lambda fh: fh.write(data))
+    def write(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    write_atomically(path, write)
 
 
 def save_weights(

@@ -11,8 +11,9 @@ import datetime
 import hashlib
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from torch import nn
 
 from restore.api.color import to_channels
 from restore.api.errors import RestoreError
+from restore.api.network import NetworkConfig, NetworkSpec
 from restore.api.weights import Manifest, Training
 from restore.app.registry import Registry
 from restore.io.atomic import write_atomically
@@ -69,9 +71,8 @@ class TrainingRecipe:
 
     name: str
     stage: str
-    architecture: str
-    build: Callable[[Mapping[str, Any]], nn.Module]
-    config: Mapping[str, Any]
+    network: NetworkSpec[Any]
+    config: NetworkConfig
     degradation: str
     channels: Literal[1, 3]
     data: tuple[str, ...]
@@ -84,7 +85,6 @@ class TrainingRecipe:
     lr: float = 1e-3
     holdout: int = 5
     validation_size: int = 256
-    extra: Mapping[str, Any] = field(default_factory=dict)
     clip: float | None = None
     """Largest gradient norm (``clip_grad_norm_``) per step; ``None`` does not clip."""
     bf16: bool = False
@@ -154,7 +154,7 @@ class ImageBank:
             image = self.images[rng.integers(len(self.images))]
             y = rng.integers(image.shape[0] - size + 1)
             x = rng.integers(image.shape[1] - size + 1)
-            patch = np.rot90(image[y : y + size, x : x + size], rng.integers(4))
+            patch = np.rot90(image[y : y + size, x : x + size], int(rng.integers(4)))
             out[k] = (patch[:, ::-1] if rng.random() < 0.5 else patch) / 255
         return out
 
@@ -188,12 +188,12 @@ def validation_psnr(
     with torch.inference_mode():
         for degraded, clean in pairs:
             height, width = clean.shape[:2]
-            multiple = int(recipe.extra.get("multiple", 1))
+            multiple = recipe.network.multiple
             padded = np.pad(
                 degraded, ((0, -height % multiple), (0, -width % multiple), (0, 0)), "reflect"
             )
-            restored = recipe.predict(model, to_tensor(padded[None]))[0].permute(1, 2, 0)
-            restored = np.round(restored[:height, :width].clamp(0, 1).numpy() * 255)
+            output = recipe.predict(model, to_tensor(padded[None]))[0].permute(1, 2, 0)
+            restored = np.round(output[:height, :width].clamp(0, 1).numpy() * 255)
             error = np.mean((restored - np.round(clean * 255)) ** 2)
             scores.append(10 * math.log10(255**2 / max(error, 1e-10)))
     model.train()
@@ -239,7 +239,9 @@ def train(
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = recipe.build(dict(recipe.config)).to(memory_format=torch.channels_last)
+    model = recipe.network.build(recipe.config)
+    # Module.to takes memory_format at runtime (in place, as documented); its stubs omit it.
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1)))
@@ -285,7 +287,7 @@ def train(
                 "step": step,
                 "seconds": time.perf_counter() - began,
             }
-            write_atomically(checkpoint, lambda fh, state=state: torch.save(state, fh))
+            write_atomically(checkpoint, partial(torch.save, state))
         if report is not None:
             report(step, steps, loss.item(), psnr)
 
@@ -295,8 +297,8 @@ def train(
         out,
         name=out.stem,
         stage=recipe.stage,
-        architecture=recipe.architecture,
-        config=dict(recipe.config),
+        architecture=recipe.network.architecture,
+        config=recipe.config.model_dump(mode="json"),
         version="1",
         training=Training(
             data=[str(folder) for folder in folders],

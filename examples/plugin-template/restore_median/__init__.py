@@ -20,12 +20,11 @@ class MedianParams(StageParams):
     radius: int = Field(1, ge=1, le=4, description="window radius: the window is 2r+1 pixels")
 
 
-class MedianDenoise(Stage):
+class MedianDenoise(Stage[MedianParams]):
     """Replaces each pixel by the median of its (2r+1)^2 neighbourhood, per channel."""
 
     name = "median.denoise"
     summary = "median filter (salt-and-pepper and mild noise)"
-    Params = MedianParams
     tiling = Tiling(halo=4)  # covers the largest allowed radius, so tiling is exact
 
     def process(

@@ -22,6 +22,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from restore.api.network import NetworkConfig, NetworkSpec
 from torch import nn
 
 from restore_colorize.bins import bin_centres, bin_count, readout
@@ -44,6 +45,10 @@ def _conv(channels_in: int, channels_out: int, stride: int = 1, dilation: int = 
 
 class ColorizeNet(nn.Module):
     """Conditional U-Net: (L*, hint a*b*, hint mask) -> a*b* logits or values at 1/4 size."""
+
+    centres: torch.Tensor  # buffers of the classifier: bin centres, training-data bin counts
+    prior_counts: torch.Tensor
+    prior_batches: torch.Tensor
 
     def __init__(
         self,
@@ -117,3 +122,32 @@ class ColorizeNet(nn.Module):
         ab = readout(out, self.centres) if self.head_kind == "classify" else out * AB_SCALE
         ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return ab[..., :height, :width]
+
+
+class ColorizeConfig(NetworkConfig):
+    """Build configuration of ``ColorizeNet``; the defaults are the shipped models'."""
+
+    head: Literal["classify", "regress"] = "classify"
+    widths: tuple[int, int, int, int, int] = WIDTHS
+    bins: int | None = None
+
+
+def build(config: ColorizeConfig) -> ColorizeNet:
+    """The network a configuration describes."""
+    return ColorizeNet(config.head, config.widths, config.bins)
+
+
+def _spec(head: str) -> NetworkSpec[ColorizeConfig]:
+    """The spec of one head. The network pools over the whole image (global context),
+    so it has no finite receptive field: its stages see a whole low-resolution copy.
+    ``chroma`` pads its input to ``MULTIPLE`` itself, so callers need no multiple."""
+    return NetworkSpec(
+        architecture=f"colorize-unet-{head}",
+        config=ColorizeConfig,
+        build=build,
+        receptive_radius=None,
+    )
+
+
+CLASSIFY = _spec("classify")
+REGRESS = _spec("regress")

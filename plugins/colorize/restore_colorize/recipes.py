@@ -17,6 +17,8 @@ measure of colorization: see ``benchmarks/colorize.py``).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from restore.lab.training import Objective, TrainingRecipe
@@ -31,8 +33,8 @@ from restore_colorize.bins import (
 )
 from restore_colorize.hints import sample_hints
 from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab
-from restore_colorize.network import AB_SCALE, OUTPUT_STRIDE, WIDTHS, ColorizeNet
-from restore_colorize.unet import LabColorize, RegressionColorize, UNetColorize, build
+from restore_colorize.network import AB_SCALE, OUTPUT_STRIDE, ColorizeConfig, ColorizeNet
+from restore_colorize.unet import LabColorize, RegressionColorize, UNetColorize
 
 DATA = ("color_photos", "CBSD432_filtered", "SunHays80_color")
 PRIOR_BATCHES = 200  # batches counted for the empirical a*b* bin distribution
@@ -89,16 +91,17 @@ def regression_objective(
 
 
 def _recipe(
-    stage: type[LabColorize], head: str, description: str, objective: Objective, steps: int
+    stage: type[LabColorize],
+    head: Literal["classify", "regress"],
+    description: str,
+    objective: Objective,
+    steps: int,
 ) -> TrainingRecipe:
-    config: dict[str, object] = {"head": head, "widths": list(WIDTHS)}
-    if head == "classify":
-        config["bins"] = bin_count()
+    config = ColorizeConfig(head=head, bins=bin_count() if head == "classify" else None)
     return TrainingRecipe(
         name=stage.name,
         stage=stage.name,
-        architecture=stage.architecture,
-        build=build,
+        network=stage.network_spec,
         config=config,
         degradation="gray",
         channels=3,

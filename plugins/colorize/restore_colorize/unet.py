@@ -15,18 +15,19 @@ from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from restore.api import Channels, Port, Stage, StageParams, StageUnavailable, TilePolicy, Tiling
-from restore.api.weights import load_model
+from restore.api import Channels, Port, Stage, StageParams, StageUnavailable, TilePolicy
+from restore.api.network import NetworkSpec
+from restore.api.weights import check_weights_file, load_network
 
 from restore_colorize.hints import Hint, hint_maps
 from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab
-from restore_colorize.network import ColorizeNet
+from restore_colorize.network import CLASSIFY, REGRESS, ColorizeConfig, ColorizeNet
 from restore_colorize.spread import SPREAD_SIZE, hint_corrections
 
 WEIGHTS_DIR: Traversable | Path = resources.files("restore_colorize").joinpath("weights")
@@ -51,6 +52,11 @@ class ColorizeParams(StageParams):
             "around each hint."
         ),
     )
+    weights: Path | None = Field(
+        None,
+        description="A .safetensors file made by `restore train` for this stage, used "
+        "instead of the shipped weights.",
+    )
     hint_reach: float = Field(
         0.3,
         ge=0,
@@ -65,28 +71,21 @@ class ColorizeParams(StageParams):
 UNetColorizeParams = ColorizeParams  # the name of the parameter model before the baseline
 
 
-def build(config: Mapping[str, Any]) -> ColorizeNet:
-    """Build the network from a manifest's config."""
-    return ColorizeNet(**config)
-
-
-class LabColorize(Stage):
+class LabColorize(Stage[ColorizeParams]):
     """Predicts a*b* from L* (and hints) on a working copy; keeps the full-resolution L*."""
 
-    architecture: ClassVar[str]
+    network_spec: ClassVar[NetworkSpec[ColorizeConfig]]
     weights_file: ClassVar[str]
     recipe: ClassVar[str]
     inputs: ClassVar[Mapping[str, Port]] = {"image": Port(channels=Channels.ANY)}
     outputs: ClassVar[Mapping[str, Port]] = {"image": Port(channels=Channels.RGB)}
-    Params = ColorizeParams
-    tiling = Tiling(policy=TilePolicy.LOWRES, working_size=256)
+    tiling = CLASSIFY.tiling(ColorizeConfig(), TilePolicy.LOWRES, working_size=256)
 
     def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
+        self, inputs: Mapping[str, torch.Tensor], params: ColorizeParams
     ) -> dict[str, torch.Tensor]:
         """Colorize a batch (the working copies): predict a*b* from L* and the hints."""
-        assert isinstance(params, ColorizeParams)
-        network = self._network()
+        network = self._network(params.weights)
         lightness = lightness_of(inputs["image"])
         n, _, height, width = lightness.shape
         hint_ab, hint_mask = hint_maps(params.hints, n, height, width, lightness.device)
@@ -101,27 +100,32 @@ class LabColorize(Stage):
         self,
         full: Mapping[str, torch.Tensor],
         low_outputs: Mapping[str, torch.Tensor],
-        params: StageParams,
+        params: ColorizeParams,
     ) -> dict[str, torch.Tensor]:
         """The full-resolution L* with the working copy's a*b* upsampled bilinearly."""
         return {"image": recombine(full["image"], rgb_to_lab(low_outputs["image"])[:, 1:])}
 
-    def _network(self) -> ColorizeNet:
-        path = WEIGHTS_DIR.joinpath(self.weights_file)
+    @classmethod
+    def check(cls, params: ColorizeParams) -> list[str]:
+        """A user's weights file must be made for this stage and architecture."""
+        if params.weights is None:
+            return []
+        problem = check_weights_file(
+            params.weights, stage=cls.name, architectures=(cls.network_spec.architecture,)
+        )
+        return [problem] if problem else []
+
+    def _network(self, weights: Path | None) -> ColorizeNet:
+        path = weights or WEIGHTS_DIR.joinpath(self.weights_file)
         if not path.is_file():
             raise StageUnavailable(
                 f"{self.name}: no trained weights installed (expected "
                 f"restore_colorize/weights/{self.weights_file}; make them with "
                 f"`restore train {self.recipe} --out <that file>`)"
             )
-        network = load_model(
-            build,
-            path,
-            device=self.device,
-            expect_stage=self.name,
-            expect_architecture=self.architecture,
-        )
-        assert isinstance(network, ColorizeNet)
+        network, _ = load_network(self.network_spec, path, device=self.device, stage=self.name)
+        if not isinstance(network, ColorizeNet):
+            raise StageUnavailable(f"{path}: {self.network_spec.architecture} built no ColorizeNet")
         return network
 
 
@@ -143,7 +147,13 @@ def _spread(
     weight = shrink(hint_mask)  # a hint's weight: the area it covers on the grid
     hints = shrink(hint_ab * hint_mask) / weight.clamp(min=1e-12)
     solved = [
-        hint_corrections(*(t.cpu().numpy() for t in (light[0], ab, hint, mask[0])), reach)
+        hint_corrections(
+            light[0].cpu().numpy(),
+            ab.cpu().numpy(),
+            hint.cpu().numpy(),
+            mask[0].cpu().numpy(),
+            reach,
+        )
         for light, ab, hint, mask in zip(
             shrink(lightness), shrink(chroma), hints, weight, strict=True
         )
@@ -162,7 +172,7 @@ class UNetColorize(LabColorize):
         "Learned colorization: a U-Net classifies CIELAB a*b* into colour bins from L* "
         "(and optional colour hints) on a `working_size` copy; the full-resolution L* is kept."
     )
-    architecture = "colorize-unet-classify"
+    network_spec = CLASSIFY
     weights_file = "colorize-unet.safetensors"
     recipe = "colorize.unet"
 
@@ -175,7 +185,7 @@ class RegressionColorize(LabColorize):
         "Baseline colorizer: the same U-Net regressing CIELAB a*b* (L2 loss), "
         "which gives duller colours than colorize.unet."
     )
-    architecture = "colorize-unet-regress"
+    network_spec = REGRESS
     weights_file = "colorize-regression.safetensors"
     recipe = "colorize.regression"
 

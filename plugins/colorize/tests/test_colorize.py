@@ -67,7 +67,7 @@ def install_random_weights(folder: Path, stage: type[unet.LabColorize]) -> None:
     torch.manual_seed(0)
     head = "classify" if stage is UNetColorize else "regress"
     recipe = {r.name: r for r in recipes.RECIPES}[stage.name]
-    network = ColorizeNet(**recipe.config)
+    network = recipe.network.build(recipe.config)
     for module in network.modules():  # lively random statistics, so the output has colour
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_var.fill_(0.05)
@@ -78,8 +78,8 @@ def install_random_weights(folder: Path, stage: type[unet.LabColorize]) -> None:
         folder / stage.weights_file,
         name="random",
         stage=stage.name,
-        architecture=stage.architecture,
-        config=dict(recipe.config),
+        architecture=stage.network_spec.architecture,
+        config=recipe.config.model_dump(mode="json"),
         version="0",
         training={**training, "seconds": 0.0, "date": "2024-01-01"},
     )
@@ -492,7 +492,7 @@ def test_rebalancing_weights_have_expected_value_one_and_favour_rare_colours() -
 @pytest.mark.parametrize("recipe", recipes.RECIPES, ids=lambda r: r.name)
 def test_objective_runs_a_backward_pass(recipe: recipes.TrainingRecipe) -> None:
     torch.manual_seed(0)
-    network = recipe.build(dict(recipe.config))
+    network = recipe.network.build(recipe.config)
     clean = torch.rand(2, 3, 32, 32)
     degraded = lightness_of(clean).expand(-1, 3, -1, -1) / 100
     assert recipe.objective is not None
@@ -527,7 +527,7 @@ def test_train_runs_two_steps_on_synthetic_photos(
         }[recipe.name]
     )
     stage = {s.name: s for s in STAGES}[recipe.name]
-    network = unet.load_model(unet.build, out, device=CPU, expect_stage=stage.name)
+    network, _ = unet.load_network(stage.network_spec, out, device=CPU, stage=stage.name)
     assert isinstance(network, ColorizeNet)
 
 

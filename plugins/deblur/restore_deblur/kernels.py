@@ -6,7 +6,7 @@ Every kernel is square, of odd size at most ``MAX_SIZE`` px, and sums to 1.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -55,23 +55,20 @@ def deconvolve_channels(
     return np.clip(out, 0, 1)
 
 
-class Deconvolution(Stage):
+K = TypeVar("K", bound=KernelParams)
+
+
+class Deconvolution(Stage[K], Generic[K]):
     """Base of the deconvolution stages: per-channel ``deconvolve`` with the params' kernel."""
 
-    Params = KernelParams
     tiling = Tiling(policy=TilePolicy.TILE, halo=32)  # kernels are at most 31 px
 
-    def deconvolve(
-        self, channel: np.ndarray, kernel: np.ndarray, params: KernelParams
-    ) -> np.ndarray:
+    def deconvolve(self, channel: np.ndarray, kernel: np.ndarray, params: K) -> np.ndarray:
         """Deconvolve one padded H x W channel."""
         raise NotImplementedError
 
-    def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
-    ) -> dict[str, torch.Tensor]:
+    def process(self, inputs: Mapping[str, torch.Tensor], params: K) -> dict[str, torch.Tensor]:
         """Deconvolve each image of the batch."""
-        assert isinstance(params, self.Params)
         kernel = make_kernel(params).astype(np.float32)
 
         def deblur(image: np.ndarray) -> np.ndarray:

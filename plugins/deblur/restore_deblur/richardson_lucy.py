@@ -17,7 +17,7 @@ class RichardsonLucyParams(KernelParams):
     )
 
 
-class RichardsonLucy(Deconvolution):
+class RichardsonLucy(Deconvolution[RichardsonLucyParams]):
     """Richardson-Lucy deconvolution (scikit-image), per channel."""
 
     name = "deblur.richardson_lucy"
@@ -26,7 +26,6 @@ class RichardsonLucy(Deconvolution):
         "(scikit-image), per channel in float32. Kernels are at most 31 px, within "
         "the 32 px halo; a larger blur would need WHOLE tiling."
     )
-    Params = RichardsonLucyParams
 
     def deconvolve(
         self, channel: np.ndarray, kernel: np.ndarray, params: RichardsonLucyParams

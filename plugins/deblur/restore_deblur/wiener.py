@@ -17,7 +17,7 @@ class WienerParams(KernelParams):
     )
 
 
-class Wiener(Deconvolution):
+class Wiener(Deconvolution[WienerParams]):
     """Wiener deconvolution (scikit-image, Laplacian regulariser), per channel."""
 
     name = "deblur.wiener"
@@ -26,7 +26,6 @@ class Wiener(Deconvolution):
         "per channel in floating point. Kernels are at most 31 px, within the 32 px halo; "
         "a larger blur would need WHOLE tiling."
     )
-    Params = WienerParams
 
     def deconvolve(
         self, channel: np.ndarray, kernel: np.ndarray, params: WienerParams

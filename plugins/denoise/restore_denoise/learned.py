@@ -1,18 +1,25 @@
-"""``denoise.dncnn`` and ``denoise.mwcnn``: learned blind denoisers, gray and colour weights."""
+"""``denoise.dncnn`` and ``denoise.mwcnn``: learned blind denoisers, gray and colour weights.
+
+Each stage reads its architecture, configuration and descriptor from its
+network's module (``dncnn.SPEC``, ``mwcnn.SPEC``). ``weights`` runs a user's own
+model made by ``restore train`` instead of the shipped ones.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from importlib import resources
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
-from restore.api import Stage, StageParams, TilePolicy, Tiling
-from restore.api.weights import load_model
+from restore.api import Stage, StageParams, StageUnavailable
+from restore.api.network import NetworkSpec
+from restore.api.weights import check_weights_file, load_network
 from torch import nn
 
-from restore_denoise.networks import MWCNN, DnCNN
+from restore_denoise import dncnn, mwcnn
 
 WEIGHTS = resources.files("restore_denoise").joinpath("weights")
 
@@ -23,33 +30,48 @@ class LearnedDenoiseParams(StageParams):
     strength: float = Field(
         1.0, ge=0, le=1.5, description="Fraction of the predicted noise removed (1 = all)."
     )
+    weights: Path | None = Field(
+        None,
+        description="A .safetensors file made by `restore train` for this stage, used "
+        "instead of the shipped gray and colour weights.",
+    )
 
 
-class LearnedDenoiser(Stage):
+class LearnedDenoiser(Stage[LearnedDenoiseParams]):
     """Base of the residual denoisers: picks the gray or colour weights by the input."""
 
-    architecture: ClassVar[str]
-    build: ClassVar[Callable[..., nn.Module]]
-    weights: ClassVar[Mapping[int, str]]
-    Params = LearnedDenoiseParams
+    network_spec: ClassVar[NetworkSpec[Any]]
+    shipped: ClassVar[Mapping[int, str]]
 
-    def network(self, channels: int) -> nn.Module:
-        """The network for 1- or 3-channel input, loaded once per process and device."""
-        return load_model(
-            lambda config: type(self).build(**config),
-            WEIGHTS.joinpath(f"{self.weights[channels]}.safetensors"),
-            device=self.device,
-            expect_stage=self.name,
-            expect_architecture=self.architecture,
+    @classmethod
+    def check(cls, params: LearnedDenoiseParams) -> list[str]:
+        """A user's weights file must be made for this stage and architecture."""
+        if params.weights is None:
+            return []
+        problem = check_weights_file(
+            params.weights, stage=cls.name, architectures=(cls.network_spec.architecture,)
         )
+        return [problem] if problem else []
+
+    def network(self, channels: int, weights: Path | None = None) -> nn.Module:
+        """The network for 1- or 3-channel input, loaded once per process and device."""
+        path = weights or WEIGHTS.joinpath(f"{self.shipped[channels]}.safetensors")
+        module, config = load_network(
+            self.network_spec, path, device=self.device, stage=self.name, max_halo=self.tiling.halo
+        )
+        made_for = getattr(config, "channels", channels)
+        if made_for != channels:
+            raise StageUnavailable(
+                f"{path}: weights are for {made_for}-channel images, this image has {channels}"
+            )
+        return module
 
     def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
+        self, inputs: Mapping[str, torch.Tensor], params: LearnedDenoiseParams
     ) -> dict[str, torch.Tensor]:
         """Remove the noise the network predicts, scaled by ``strength``."""
-        assert isinstance(params, LearnedDenoiseParams)
         noisy = inputs["image"].contiguous(memory_format=torch.channels_last)
-        noise = self.network(noisy.shape[1])(noisy)
+        noise = self.network(noisy.shape[1], params.weights)(noisy)
         return {"image": (noisy - params.strength * noise.float()).clamp(0, 1)}
 
 
@@ -61,10 +83,9 @@ class DnCNNDenoise(LearnedDenoiser):
         "Learned blind denoiser (DnCNN at half resolution, residual): gray or colour "
         "weights chosen by the input; trained here on sigma 0-55."
     )
-    architecture = "DnCNN-RB-S2"
-    build = DnCNN
-    weights: ClassVar[Mapping[int, str]] = {1: "dncnn-gray", 3: "dncnn-color"}
-    tiling = Tiling(policy=TilePolicy.TILE, halo=40, multiple=2, precisions=("float32", "bfloat16"))
+    network_spec = dncnn.SPEC
+    shipped: ClassVar[Mapping[int, str]] = {1: "dncnn-gray", 3: "dncnn-color"}
+    tiling = dncnn.SPEC.tiling(dncnn.DnCNNConfig())
 
 
 class MWCNNDenoise(LearnedDenoiser):
@@ -75,9 +96,6 @@ class MWCNNDenoise(LearnedDenoiser):
         "Learned blind denoiser (multi-level wavelet CNN, residual): gray or colour "
         "weights chosen by the input; trained here on sigma 0-55."
     )
-    architecture = "MWCNN-S"
-    build = MWCNN
-    weights: ClassVar[Mapping[int, str]] = {1: "mwcnn-gray", 3: "mwcnn-color"}
-    tiling = Tiling(
-        policy=TilePolicy.TILE, halo=128, multiple=8, precisions=("float32", "bfloat16")
-    )
+    network_spec = mwcnn.SPEC
+    shipped: ClassVar[Mapping[int, str]] = {1: "mwcnn-gray", 3: "mwcnn-color"}
+    tiling = mwcnn.SPEC.tiling(mwcnn.MWCNNConfig())

@@ -53,7 +53,7 @@ class NLMeansParams(StageParams):
         return self
 
 
-class NLMeans(Stage):
+class NLMeans(Stage[NLMeansParams]):
     """Non-local means denoising (OpenCV), the classical denoising baseline."""
 
     name = "denoise.nlmeans"
@@ -62,14 +62,12 @@ class NLMeans(Stage):
         "strength proportional to the noise sigma, given or estimated per image (per tile "
         "when tiled). Runs on 8-bit data: the output is quantised to 1/255."
     )
-    Params = NLMeansParams
     tiling = Tiling(policy=TilePolicy.TILE, halo=HALO)
 
     def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
+        self, inputs: Mapping[str, torch.Tensor], params: NLMeansParams
     ) -> dict[str, torch.Tensor]:
         """Denoise each image of the batch."""
-        assert isinstance(params, NLMeansParams)
         return {"image": per_image(lambda image: _denoise(image, params), inputs["image"])}
 
 

@@ -6,34 +6,33 @@ models train on BSD400, colour models on CBSD432 (both under the data root).
 
 from __future__ import annotations
 
+from typing import Any
+
+from restore.api.network import NetworkSpec
 from restore.lab.training import Loss, TrainingRecipe, log_mse, mse
 
-from restore_denoise.networks import MWCNN, DnCNN
+from restore_denoise.learned import DnCNNDenoise, LearnedDenoiser, MWCNNDenoise
 
 
 def _recipe(
-    stage: str,
-    model: str,
+    stage: type[LearnedDenoiser],
     colour: bool,
     steps: int,
     lr: float = 1e-3,
     clip: float | None = None,
     loss: Loss = mse,
-    **settings: object,
 ) -> TrainingRecipe:
-    channels = 3 if colour else 1
-    network = {"dncnn": (DnCNN, "DnCNN-RB-S2", 2), "mwcnn": (MWCNN, "MWCNN-S", 8)}[model]
-    build, architecture, multiple = network
+    spec: NetworkSpec[Any] = stage.network_spec
+    kind = "colour" if colour else "gray"
     return TrainingRecipe(
-        name=f"{stage}-{'color' if colour else 'gray'}",
-        stage=stage,
-        architecture=architecture,
-        build=lambda config: build(**config),
-        config={"channels": channels, **settings},
+        name=f"{stage.name}-{'color' if colour else 'gray'}",
+        stage=stage.name,
+        network=spec,
+        config=spec.config(channels=3 if colour else 1),
         degradation="noise-blind",
-        channels=channels,
+        channels=3 if colour else 1,
         data=("CBSD432_filtered",) if colour else ("BSD400_gray",),
-        description=f"{architecture} blind denoiser for {'colour' if colour else 'gray'} photos",
+        description=f"{spec.architecture} blind denoiser for {kind} photos",
         patch=64,
         batch=16,
         steps=steps,
@@ -41,28 +40,24 @@ def _recipe(
         clip=clip,
         loss=loss,
         bf16=True,
-        extra={"multiple": multiple},
     )
 
 
 RECIPES = (
-    _recipe("denoise.dncnn", "dncnn", colour=False, steps=15000, width=64, blocks=7),
-    _recipe("denoise.dncnn", "dncnn", colour=True, steps=20000, width=64, blocks=7),
+    _recipe(DnCNNDenoise, colour=False, steps=15000),
+    _recipe(DnCNNDenoise, colour=True, steps=20000),
     # MWCNN diverged at step ~6000 with lr 1e-3 and no clipping (gradient norm ~0.015). Under
     # MSE the gray model stayed 0.2 dB below BM3D at sigma 15 (at finest-level width 32; width 64
     # lost another dB there): the high-noise patches dominate the gradient and the blind model
     # removed only ~60 % of low noise. log_mse (mean PSNR) fixes that; colour clears BM3D on MSE.
     *(
         _recipe(
-            "denoise.mwcnn",
-            "mwcnn",
+            MWCNNDenoise,
             colour=colour,
             steps=20000,
             lr=5e-4,
             clip=0.05,
             loss=mse if colour else log_mse,
-            widths=(64, 64, 128),
-            blocks=2,
         )
         for colour in (False, True)
     ),

@@ -10,29 +10,34 @@ import pytest
 import torch
 from restore.api import StageUnavailable
 from restore.api.weights import load_weights
+from restore.app.cli.main import app
 from restore.engine.tiling import TileOptions, run_stage
+from restore.io.images import read_image, write_image
 from restore.lab.degrade import load_recipe
 from restore.lab.metrics import psnr
-from restore.testing import synthetic_photo
+from restore.testing import measured_receptive_radius, synthetic_photo
 from skimage import data
 from torch import nn
+from typer.testing import CliRunner
 
 import restore_denoise.learned as learned
 from restore_denoise.learned import DnCNNDenoise, LearnedDenoiseParams, MWCNNDenoise
-from restore_denoise.networks import haar_forward, haar_inverse
+from restore_denoise.mwcnn import haar_forward, haar_inverse
 
 CPU = torch.device("cpu")
+PIPELINE = str(Path(__file__).parents[3] / "examples" / "pipelines" / "denoise.yaml")
 STAGES = [DnCNNDenoise, MWCNNDenoise]
+NARROW = {DnCNNDenoise: {"width": 16}, MWCNNDenoise: {"widths": (8, 8, 8)}}
 
 
 def random_weights(stage: type[learned.LearnedDenoiser]) -> type[learned.LearnedDenoiser]:
     """The stage with seeded random networks instead of the shipped weights."""
-    recipe_config = {DnCNNDenoise: {"width": 16, "blocks": 7}, MWCNNDenoise: {"widths": (8, 8, 8)}}
 
     class Random(stage):
-        def network(self, channels: int) -> nn.Module:
+        def network(self, channels: int, weights: Path | None = None) -> nn.Module:
             torch.manual_seed(channels)
-            return type(self).build(channels=channels, **recipe_config[stage]).eval()
+            spec = self.network_spec
+            return spec.build(spec.config(channels=channels, **NARROW[stage])).eval()
 
     return Random
 
@@ -67,14 +72,27 @@ def test_shipped_weights_denoise_clearly(stage, channels) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_declared_halo_is_the_measured_receptive_field(stage) -> None:
+    spec = stage.network_spec
+    config = spec.config()  # the shipped configuration, which the stage's descriptor is from
+    narrow = spec.build(config.model_copy(update=NARROW[stage]))  # widths do not change the reach
+    measured = measured_receptive_radius(narrow, 1, 320, spec.multiple)
+    assert stage.tiling.halo == spec.receptive_radius(config)
+    assert measured <= stage.tiling.halo < measured + spec.multiple
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_shipped_weights_verify_and_match_their_stage(stage) -> None:
-    for channels, stem in stage.weights.items():
+    for channels, stem in stage.shipped.items():
         _, manifest = load_weights(
             learned.WEIGHTS.joinpath(f"{stem}.safetensors"),
             expect_stage=stage.name,
-            expect_architecture=stage.architecture,
+            expect_architecture=stage.network_spec.architecture,
         )
-        assert manifest.config["channels"] == channels
+        # the stage's descriptor is derived from the configuration the weights were built with
+        assert stage.network_spec.parse(manifest.config) == stage.network_spec.config(
+            channels=channels
+        )
         assert manifest.training.command.startswith(f"restore train {stage.name}-")
         assert (Path(str(learned.WEIGHTS)) / f"{stem}.md").is_file()  # its model card
 
@@ -97,3 +115,43 @@ def test_corrupt_weights_make_the_stage_unavailable(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(learned, "WEIGHTS", tmp_path)
     with pytest.raises(StageUnavailable, match="SHA-256 mismatch"):
         DnCNNDenoise(CPU).network(1)
+
+
+def test_a_users_own_trained_weights_run_in_a_pipeline(tmp_path: Path) -> None:
+    """`restore train` then `--set denoise.weights=...`; another architecture is refused."""
+    cli = CliRunner()
+    photos = tmp_path / "photos"
+    for k in range(40):  # enough that the 5 % held out for validation is not empty
+        write_image(photos / f"p{k}.png", synthetic_photo(72, 72, seed=k).mean(2))
+    weights = tmp_path / "w.safetensors"
+    trained = cli.invoke(
+        app,
+        [
+            "train",
+            "denoise.dncnn-gray",
+            "--steps",
+            "2",
+            "--data",
+            str(photos),
+            "--out",
+            str(weights),
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    noisy, _ = noisy_pair(1, size=64)
+    source = tmp_path / "noisy.png"
+    write_image(source, noisy)
+    runs = {}
+    for name, extra in (("shipped", []), ("own", ["--set", f"denoise.weights={weights}"])):
+        out = tmp_path / name
+        result = cli.invoke(app, [PIPELINE, str(source), "-o", str(out), "-q", *extra])
+        assert result.exit_code == 0, result.output
+        runs[name] = read_image(out / "noisy.png").pixels
+    assert np.abs(runs["own"] - runs["shipped"]).max() > 0.01  # 2 steps: not the shipped model
+
+    mwcnn = learned.WEIGHTS.joinpath("mwcnn-gray.safetensors")
+    for command in (["check", PIPELINE], [PIPELINE, str(source), "-o", str(tmp_path / "x")]):
+        refused = cli.invoke(app, [*command, "--set", f"denoise.weights={mwcnn}"])
+        assert refused.exit_code == 2
+        lines = [line for line in refused.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "weights are for stage 'denoise.mwcnn'" in lines[0], lines

@@ -43,7 +43,7 @@ class DamageMaskParams(StageParams):
     )
 
 
-class DamageMask(Stage):
+class DamageMask(Stage[DamageMaskParams]):
     """Damage detector: top-hat filtering of the luma, thresholded and dilated."""
 
     name = "inpaint.damage_mask"
@@ -53,14 +53,12 @@ class DamageMask(Stage):
         "texture level, then dilated; float32, outputs a mask."
     )
     outputs: ClassVar[Mapping[str, Port]] = {"mask": Port(PortKind.MASK)}
-    Params = DamageMaskParams
     tiling = Tiling(policy=TilePolicy.TILE, halo=HALO)
 
     def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
+        self, inputs: Mapping[str, torch.Tensor], params: DamageMaskParams
     ) -> dict[str, torch.Tensor]:
         """Compute the damage mask of each image of the batch (1.0 = damaged)."""
-        assert isinstance(params, DamageMaskParams)
         return {"mask": per_image(lambda image: damage_mask(image, params), inputs["image"])}
 
 
@@ -68,14 +66,14 @@ def damage_mask(image: np.ndarray, params: DamageMaskParams) -> np.ndarray:
     """The H x W float32 damage mask of an H x W x C image."""
     luma = np.ascontiguousarray(image @ LUMA if image.shape[2] == 3 else image[..., 0])
     element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (params.size, params.size))
-    contrast = np.zeros(luma.shape, np.float32)
+    contrast: np.ndarray = np.zeros(luma.shape, np.float32)
     if params.detect in ("both", "bright"):
         contrast = cv2.morphologyEx(luma, cv2.MORPH_TOPHAT, element)
     if params.detect in ("both", "dark"):
         contrast = np.maximum(contrast, cv2.morphologyEx(luma, cv2.MORPH_BLACKHAT, element))
     window = 2 * params.size + 1
     busy = cv2.blur(contrast, (window, window))
-    mask = (contrast > params.threshold + params.texture * busy).astype(np.uint8)
+    mask: np.ndarray = (contrast > params.threshold + params.texture * busy).astype(np.uint8)
     if params.min_area > 1:
         _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         keep = stats[:, cv2.CC_STAT_AREA] >= params.min_area

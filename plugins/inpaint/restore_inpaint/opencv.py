@@ -26,7 +26,7 @@ class OpenCVInpaintParams(StageParams):
     )
 
 
-class OpenCVInpaint(Stage):
+class OpenCVInpaint(Stage[OpenCVInpaintParams]):
     """Classical inpainting (OpenCV), per channel at 16-bit precision."""
 
     name = "inpaint.opencv"
@@ -37,14 +37,12 @@ class OpenCVInpaint(Stage):
         "the whole image, as filling may reach far."
     )
     inputs: ClassVar[Mapping[str, Port]] = {"image": Port(), "mask": Port(PortKind.MASK)}
-    Params = OpenCVInpaintParams
     tiling = Tiling(policy=TilePolicy.WHOLE)
 
     def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
+        self, inputs: Mapping[str, torch.Tensor], params: OpenCVInpaintParams
     ) -> dict[str, torch.Tensor]:
         """Inpaint each image of the batch where its mask is set."""
-        assert isinstance(params, OpenCVInpaintParams)
         method = METHODS[params.method]
 
         def fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ class UnsharpParams(StageParams):
     )
 
 
-class Unsharp(Stage):
+class Unsharp(Stage[UnsharpParams]):
     """Unsharp mask: ``x + strength * (x - blur(x))``, clipped to [0, 1]."""
 
     name = "sharpen.unsharp"
@@ -34,14 +34,12 @@ class Unsharp(Stage):
         "Unsharp mask: adds strength * (image - Gaussian blur), ignoring detail below "
         "threshold; float32 throughout, clipped to [0, 1]."
     )
-    Params = UnsharpParams
     tiling = Tiling(policy=TilePolicy.TILE, halo=math.ceil(3 * MAX_RADIUS))
 
     def process(
-        self, inputs: Mapping[str, torch.Tensor], params: StageParams
+        self, inputs: Mapping[str, torch.Tensor], params: UnsharpParams
     ) -> dict[str, torch.Tensor]:
         """Sharpen each image of the batch."""
-        assert isinstance(params, UnsharpParams)
         return {"image": per_image(lambda image: _sharpen(image, params), inputs["image"])}
 
 
