@@ -14,17 +14,18 @@ a pipeline never loads training code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from restore.api.stage import Stage
+if TYPE_CHECKING:  # the stage contract loads torch: the CLI reads these specs without it
+    from restore.api.stage import Stage
 
 PROJECT = "restore"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-RegisterStage = Callable[[type[Stage]], None]
+RegisterStage = Callable[[type["Stage[Any]"]], None]
 RegisterTraining = Callable[[Any], None]
 """Takes one ``restore.lab.training.TrainingRecipe``."""
 

@@ -17,7 +17,7 @@ from restore import Stage, Tiling, hookimpl
 from restore.app.registry import Registry
 from restore.io.images import read_image, write_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILT_IN = {
     "denoise": {"denoise.nlmeans", "denoise.dncnn", "denoise.mwcnn"},
     "deblur": {"deblur.wiener", "deblur.richardson_lucy"},

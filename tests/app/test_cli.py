@@ -13,7 +13,7 @@ from restore.app.cli.main import app
 from restore.io.images import read_image, write_image
 from restore.testing import synthetic_photo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARPEN = str(ROOT / "examples" / "pipelines" / "sharpen.yaml")
 INPAINT = str(ROOT / "examples" / "pipelines" / "inpaint.yaml")
 runner = CliRunner()

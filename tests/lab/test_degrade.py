@@ -36,7 +36,7 @@ from restore.lab.degrade import (
 )
 from restore.testing import synthetic_photo
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 runner = CliRunner()
 
 

@@ -31,7 +31,7 @@ from restore.lab.evaluate import (
 from restore.lab.metrics import colourfulness, describe_convention, psnr, ssim
 from restore.testing import synthetic_photo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DENOISE = str(ROOT / "examples" / "pipelines" / "denoise.yaml")
 
 
