@@ -43,7 +43,7 @@ from rich.table import Table
 from restore import StageUnavailable
 from restore.api.color import luma, to_channels
 from restore.app.registry import Registry
-from restore.app.runner import discover
+from restore.io.files import discover
 from restore.engine.tiling import TileOptions, run_stage
 from restore.io.images import read_image
 from restore.lab.evaluate import contact_sheet
@@ -113,7 +113,7 @@ def sample_hints(original: np.ndarray, count: int, seed: int) -> list[dict[str, 
 
 def stage_method(registry: Registry, name: str, working_size: int, **settings: object) -> Method:
     """A registered colorizer run through the tiler, with hints sampled from the original."""
-    stage = registry.instance(name, torch.device("cpu"))
+    stage = registry.stages[name](torch.device("cpu"))
 
     def run(gray: np.ndarray, original: np.ndarray, hints: int) -> np.ndarray:
         params = stage.Params(

@@ -23,7 +23,7 @@ import torch
 
 from restore.api.weights import Manifest
 from restore.app.registry import Registry
-from restore.app.runner import discover
+from restore.io.files import discover
 from restore.engine.tiling import TileOptions, run_stage
 from restore.io.images import read_image
 from restore.lab.degrade import file_seed, load_recipe
@@ -58,7 +58,7 @@ def held_out_images(folder: Path, channels: int, limit: int) -> list[tuple[str, 
 
 def stage_method(registry: Registry, name: str, precision: str = "float32", **params) -> Method:
     """Run a registered stage through the tiler with the default tile size."""
-    stage = registry.instance(name, torch.device("cpu"))
+    stage = registry.stages[name](torch.device("cpu"))
     bound = stage.Params(**params)
     options = TileOptions(precision=precision)
     return lambda image: run_stage(stage, {"image": image}, bound, options)["image"]

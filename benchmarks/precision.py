@@ -28,7 +28,7 @@ def main() -> None:
     print("| stage | photo | max (8-bit) | mean (8-bit) | 8-bit values changed | mean (16-bit) |")
     print("|---|---|---|---|---|---|")
     for name in STAGES:
-        stage = registry.instance(name, torch.device("cpu"))
+        stage = registry.stages[name](torch.device("cpu"))
         for label, photo in PHOTOS.items():
             noisy = load_recipe("noise-25").apply(photo().astype(np.float32) / 255, 0).image
             outputs = [
