@@ -43,8 +43,8 @@ from rich.table import Table
 from restore import StageUnavailable
 from restore.api.color import luma, to_channels
 from restore.app.registry import Registry
-from restore.io.files import discover
 from restore.engine.tiling import TileOptions, run_stage
+from restore.io.files import discover
 from restore.io.images import read_image
 from restore.lab.evaluate import contact_sheet
 from restore.lab.export import write_model_cards

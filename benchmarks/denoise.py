@@ -23,8 +23,8 @@ import torch
 
 from restore.api.weights import Manifest
 from restore.app.registry import Registry
-from restore.io.files import discover
 from restore.engine.tiling import TileOptions, run_stage
+from restore.io.files import discover
 from restore.io.images import read_image
 from restore.lab.degrade import file_seed, load_recipe
 from restore.lab.evaluate import evaluate
