@@ -272,3 +272,19 @@ def test_per_image_overrides(registry: Registry) -> None:
         p.plan_with({"a": {"amount": 7}}, source="side.yaml")
     with pytest.raises(PipelineError, match="unknown node 'zz'"):
         p.plan_with({"zz": {"amount": 0.1}})
+
+
+def test_library_result_saves_with_nothing_lost(registry: Registry, tmp_path) -> None:
+    """Pipeline.run keeps alpha and bit depth; result.save writes them like the CLI."""
+    from restore.io.images import read_image
+
+    rgba = np.zeros((16, 24, 4), np.uint16)
+    rgba[..., :3] = 20000
+    rgba[..., 3] = np.linspace(0, 65535, 24, dtype=np.uint16)
+    result = pipeline(registry, [{"id": "a", "uses": "toy.add", "params": {"amount": 0.1}}]).run(
+        rgba
+    )
+    saved = read_image(result.save(tmp_path / "out.png"))
+    assert saved.bit_depth == 16 and saved.alpha is not None
+    np.testing.assert_allclose(saved.alpha, rgba[..., 3] / 65535, atol=1 / 65535)
+    np.testing.assert_allclose(saved.pixels, 20000 / 65535 + 0.1, atol=1 / 65535)

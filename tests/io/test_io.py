@@ -512,3 +512,19 @@ def test_protect_refuses_to_overwrite_inputs(tmp_path: Path) -> None:
     assert source.read_bytes() == before
     out = write_image(tmp_path / "out.png", pixels, protect=[source])
     assert out.is_file()
+
+
+def test_exif_is_carried_upright_to_jpeg_png_and_webp(tmp_path: Path) -> None:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Kodak", "Brownie", 6  # make, model, rotated
+    source = tmp_path / "camera.jpg"
+    Image.new("RGB", (40, 20), (90, 120, 150)).save(source, exif=exif.tobytes())
+    loaded = read_image(source)
+    assert loaded.pixels.shape == (40, 20, 3)  # orientation 6 applied
+    for suffix in (".jpg", ".png", ".webp"):
+        out = write_image(tmp_path / f"out{suffix}", loaded.pixels, exif=loaded.exif)
+        with Image.open(out) as written:
+            tags = written.getexif()
+        assert (tags[0x010F], tags[0x0110], tags[0x0112]) == ("Kodak", "Brownie", 1), suffix

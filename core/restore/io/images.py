@@ -68,6 +68,7 @@ _TARGET_MODE = {
     "HSV": "RGB",
 }
 _ORIENTATION = 0x0112
+_JPEG_APP1_MAX = 65533  # bytes of EXIF one JPEG APP1 segment can hold
 _PNG_HEADER_END = 33  # 8-byte signature + 25-byte IHDR chunk
 
 
@@ -439,7 +440,8 @@ def _encode(
         fh.write(png)
     else:
         options: dict[str, object] = {"icc_profile": icc} if icc and fmt != "BMP" else {}
-        if exif and fmt in ("JPEG", "PNG", "WEBP"):
+        fits = fmt in ("PNG", "WEBP") or (fmt == "JPEG" and len(exif or b"") <= _JPEG_APP1_MAX)
+        if exif and fits:  # a JPEG APP1 segment holds at most 64 KiB
             options["exif"] = exif
         if fmt in ("JPEG", "WEBP"):
             options["quality"] = quality
