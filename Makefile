@@ -18,7 +18,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/make_images.py examples/images
-	$(BIN)/restore examples/pipelines/old-photo.yaml examples/images -o restored
+	$(BIN)/restore examples/pipelines/old-photo.yaml examples/images -o restored --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff format --check .

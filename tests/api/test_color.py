@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
+from skimage.color import hsv2rgb, rgb2hsv
 
 from restore.api.color import is_grayscale, is_toned_monochrome, luma, to_channels
 from restore.io.images import read_image
@@ -71,20 +73,22 @@ def test_is_grayscale_on_coloured_images() -> None:
     rgb = np.repeat(gray_picture(), 3, axis=2)
     rgb[..., 0] = np.clip(rgb[..., 0] + 0.1, 0, 1)
     assert not is_grayscale(rgb, tinted=False)
-    slight = np.repeat(gray_picture(), 3, axis=2)
-    slight[..., 2] += 4 / 255  # a faint but uniform tint
-    assert not is_grayscale(slight, tinted=False)
-    assert is_grayscale(slight, tolerance=5 / 255, tinted=False)
-    assert is_grayscale(slight)  # by default a uniformly tinted monochrome counts as gray
+    assert is_grayscale(rgb)  # a uniformly tinted monochrome counts as gray
+
+
+@pytest.mark.parametrize("cast", [(4, 0, 0), (0, 0, 4), (3, 0, -3), (5, 2, -4)])
+def test_a_small_uniform_cast_is_gray(cast: tuple[int, int, int]) -> None:
+    """A scanner's cast of a few levels per channel is gray, tint or no tint."""
+    rgb = np.repeat(gray_picture(), 3, axis=2) + np.array(cast, np.float32) / 255
+    assert is_grayscale(rgb, tinted=False)
+    assert not is_grayscale(rgb, tolerance=2 / 255, tinted=False)
 
 
 def test_is_grayscale_ignores_a_few_odd_pixels() -> None:
     rgb = np.repeat(gray_picture(), 3, axis=2)
     odd = np.random.default_rng(1).random(rgb.shape[:2]) < 0.005
     rgb[odd] = [1.0, 0.0, 0.0]
-    assert is_grayscale(rgb)
-    rgb[np.random.default_rng(2).random(rgb.shape[:2]) < 0.05] = [1.0, 0.0, 0.0]
-    assert not is_grayscale(rgb)
+    assert is_grayscale(rgb, tinted=False)
 
 
 def test_gray_stored_as_rgb_jpeg_is_grayscale(tmp_path: Path) -> None:
@@ -117,9 +121,39 @@ def jpeg(pixels: np.ndarray, quality: int = 80) -> np.ndarray:
     """``pixels`` after an 8-bit JPEG round trip (4:2:0 chroma)."""
     buffer = io.BytesIO()
     samples = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
-    Image.fromarray(samples.squeeze()).save(buffer, "JPEG", quality=quality)
+    Image.fromarray(samples.squeeze()).save(buffer, "JPEG", quality=quality, subsampling="4:2:0")
     decoded = np.asarray(Image.open(buffer), dtype=np.float32) / 255
     return decoded if decoded.ndim == 3 else decoded[..., None]
+
+
+def noisy(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Independent Gaussian noise of ``sigma`` (8-bit units) on every channel, as
+    examples/make_images.py adds it."""
+    return np.clip(image + rng.normal(0, sigma / 255, image.shape), 0, 1).astype(np.float32)
+
+
+def scratches_and_dust(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Bright scratches and dark specks, as examples/make_images.py draws them."""
+    damaged = image.copy()
+    height, width = image.shape[:2]
+    channels = image.shape[2]
+    for _ in range(4):
+        x0, x1 = rng.integers(0, width, size=2)
+        cv2.line(damaged, (int(x0), 0), (int(x1), height - 1), (0.95,) * channels, 1, cv2.LINE_AA)
+    for _ in range(40):
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.circle(damaged, centre, int(rng.integers(1, 3)), (0.05,) * channels, -1, cv2.LINE_AA)
+    return damaged
+
+
+def gray_as_rgb(rgb: np.ndarray) -> np.ndarray:
+    """A colour photo made gray (the channel mean) and stored as RGB."""
+    return rgb.mean(axis=2, keepdims=True).repeat(3, axis=2)
+
+
+def raw_spread(rgb: np.ndarray) -> float:
+    """The 99th percentile over pixels of max - min over channels, in 8-bit levels."""
+    return float(np.percentile(np.ptp(rgb, axis=2), 99)) * 255
 
 
 def photo_gray() -> np.ndarray:
@@ -131,9 +165,39 @@ def test_gray_photo_as_rgb_with_jpeg_noise_is_grayscale() -> None:
     assert is_grayscale(jpeg(np.repeat(photo_gray(), 3, axis=2), 60))
 
 
+@pytest.mark.parametrize("source", ["synthetic", "coffee"])
+def test_the_demo_coffee_scan_is_grayscale(source: str) -> None:
+    """examples/make_images.py's coffee-bw-as-rgb.png: gray as RGB, noise of sigma 8 on
+    each channel, scratches and dust."""
+    photo = synthetic_photo(400, 600) if source == "synthetic" else data.coffee() / 255
+    rng = np.random.default_rng(2026)
+    scan = scratches_and_dust(noisy(gray_as_rgb(photo.astype(np.float32)), 8, rng), rng)
+    assert raw_spread(scan) > 25  # per pixel the channels disagree by far more than 2 levels
+    assert is_grayscale(scan, tinted=False)
+
+
+@pytest.mark.parametrize("size", [(96, 128), (384, 512)])
+@pytest.mark.parametrize("sigma", [4, 10, 18, 25])
+def test_noisy_gray_as_rgb_is_grayscale(size: tuple[int, int], sigma: int) -> None:
+    gray = gray_as_rgb(synthetic_photo(*size, seed=sigma))
+    scan = noisy(gray, sigma, np.random.default_rng(sigma))
+    assert raw_spread(scan) > 3.5 * sigma
+    assert is_grayscale(scan, tinted=False)
+
+
+@pytest.mark.parametrize("quality", [50, 90])
+@pytest.mark.parametrize("sigma", [0, 12])
+def test_jpeg_gray_as_rgb_is_grayscale(quality: int, sigma: int) -> None:
+    """Gray scans stored as RGB JPEG (4:2:0), clean or noisy before compression."""
+    for photo in (synthetic_photo(384, 512), data.chelsea() / 255):
+        scan = noisy(gray_as_rgb(photo.astype(np.float32)), sigma, np.random.default_rng(3))
+        assert is_grayscale(jpeg(scan, quality), tinted=False)
+
+
+@pytest.mark.parametrize("sigma", [0, 15])
 @pytest.mark.parametrize("quality", [None, 75])
-def test_sepia_and_cyanotype_toned_photos_are_grayscale(quality: int | None) -> None:
-    gray = photo_gray()
+def test_sepia_and_cyanotype_toned_photos_are_grayscale(quality: int | None, sigma: int) -> None:
+    gray = noisy(photo_gray(), sigma, np.random.default_rng(4))
     sepia = np.clip(gray @ SEPIA.sum(axis=1, keepdims=True).T, 0, 1)
     cyanotype = np.clip(gray * [0.55, 0.8, 1.0] + [0.0, 0.05, 0.2], 0, 1).astype(np.float32)
     for toned in (sepia, cyanotype):
@@ -147,5 +211,28 @@ def test_colour_photos_are_not_grayscale() -> None:
     assert not is_grayscale(astronaut) and not is_toned_monochrome(astronaut)
     assert not is_grayscale(jpeg(astronaut[::2, ::2], 60))
     assert not is_grayscale(synthetic_photo())
-    coffee = data.coffee().astype(np.float32) / 255  # warm, muted, but several hues
-    assert not is_grayscale(coffee)
+    for name in ("coffee", "chelsea"):  # warm and muted, but several hues
+        photo = getattr(data, name)().astype(np.float32) / 255
+        assert not is_grayscale(photo) and not is_grayscale(jpeg(photo, 50))
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
+def test_desaturated_colour_photos_are_not_grayscale(name: str) -> None:
+    hsv = rgb2hsv(getattr(data, name)())
+    hsv[..., 1] *= 0.3
+    muted = hsv2rgb(hsv).astype(np.float32)
+    assert not is_grayscale(muted) and not is_grayscale(jpeg(muted, 75))
+
+
+@pytest.mark.parametrize("area", [0.03, 0.05])
+@pytest.mark.parametrize("source", ["synthetic", "coffee"])
+def test_a_gray_photo_with_a_small_red_object_is_colour(source: str, area: float) -> None:
+    photo = synthetic_photo() if source == "synthetic" else data.coffee() / 255
+    image = gray_as_rgb(photo.astype(np.float32))
+    height, width = image.shape[:2]
+    side = round(np.sqrt(area * height * width))
+    top, left = height // 5, width // 3
+    image[top : top + side, left : left + side] = [0.8, 0.15, 0.1]
+    assert is_grayscale(gray_as_rgb(image))  # the same photo without the colour
+    assert not is_grayscale(image)
+    assert not is_grayscale(noisy(image, 10, np.random.default_rng(5)))

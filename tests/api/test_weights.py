@@ -125,6 +125,18 @@ def test_unparseable_file_with_matching_hash_names_the_file(tmp_path: Path) -> N
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_holding_non_finite_values_are_refused(tmp_path: Path, bad: float) -> None:
+    path = tmp_path / "tiny.safetensors"
+    net = Tiny()
+    with torch.no_grad():
+        next(net.parameters()).view(-1)[0] = bad
+    save(path, net)  # a manifest whose hash matches: only the values are wrong
+    with pytest.raises(WeightsError, match="NaN or infinite") as info:
+        load_model(build, path, device="cpu")
+    assert str(path) in str(info.value)
+
+
 def test_missing_files_are_named(tmp_path: Path) -> None:
     path = tmp_path / "tiny.safetensors"
     save(path)

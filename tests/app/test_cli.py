@@ -63,18 +63,27 @@ def test_skip_existing_and_overrides(photos: Path, tmp_path: Path) -> None:
 def test_extra_outputs_and_output_inside_input(photos: Path) -> None:
     (photos / "nested" / "broken.jpg").unlink()
     out = photos / "restored"
-    for _ in range(2):  # a second run must not pick up its own outputs as inputs
-        result = runner.invoke(app, ["run", INPAINT, str(photos), "-o", str(out), "-q"])
-        assert result.exit_code == 0, result.output
-        assert "2 done" in result.output
+    # Later runs must not pick up their own outputs as inputs, and replace them only
+    # when asked to.
+    for extra, counts in [
+        ([], "2 done, 0 skipped, 0 failed"),
+        (["--skip-existing"], "0 done, 2 skipped, 0 failed"),
+        ([], "0 done, 0 skipped, 2 failed"),
+        (["--overwrite"], "0 done, 0 skipped, 2 failed"),  # there, all files are inputs' kin
+    ]:
+        result = runner.invoke(app, ["run", INPAINT, str(photos), "-o", str(out), "-q", *extra])
+        assert counts in result.output, result.output
     assert (out / "a.mask.png").exists() and (out / "nested" / "b.mask.png").exists()
     assert read_image(out / "a.mask.png").pixels.shape == (40, 60, 1)
 
 
 def test_never_writes_over_an_input(photos: Path) -> None:
+    before = snapshot(photos)
     result = runner.invoke(app, [SHARPEN, str(photos / "a.png"), "-o", str(photos)])
-    assert result.exit_code == 1
-    assert "refusing to overwrite an input file" in result.output
+    assert result.exit_code == 1 and "a.png: already exists" in result.output
+    forced = runner.invoke(app, [SHARPEN, str(photos / "a.png"), "-o", str(photos), "--overwrite"])
+    assert forced.exit_code == 1 and "refusing to overwrite an input file" in forced.output
+    assert snapshot(photos) == before
 
 
 def test_check_command(tmp_path: Path) -> None:
@@ -134,12 +143,13 @@ def test_skip_existing_when_a_bypassed_node_wrote_no_output(photos: Path, tmp_pa
     assert again.exit_code == 0 and "0 done, 1 skipped, 0 failed" in again.output
 
 
-def test_the_main_output_is_written_last(photos: Path, tmp_path: Path) -> None:
-    """So an interrupted image (main output missing) is redone by --skip-existing."""
+def test_a_file_the_batch_did_not_write_is_never_replaced(photos: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(app, [INPAINT, str(photos / "a.png"), "-o", str(out)])
-    assert result.exit_code == 0
-    assert (out / "a.mask.png").stat().st_mtime_ns <= (out / "a.png").stat().st_mtime_ns
-    (out / "a.png").unlink()
-    again = runner.invoke(app, [INPAINT, str(photos / "a.png"), "-o", str(out), "--skip-existing"])
-    assert "1 done, 0 skipped" in again.output and (out / "a.png").exists()
+    (out / "nested").mkdir(parents=True)
+    (out / "nested" / "b.mask.png").write_bytes(b"someone else's")
+    (photos / "nested" / "broken.jpg").unlink()
+    result = runner.invoke(app, [INPAINT, str(photos), "-o", str(out), "--skip-existing"])
+    assert result.exit_code == 1 and "1 done, 0 skipped, 1 failed" in result.output
+    assert "b.mask.png: already exists" in result.output
+    assert (out / "nested" / "b.mask.png").read_bytes() == b"someone else's"
+    assert not (out / "nested" / "b.jpg").exists()  # all of an image's outputs, or none

@@ -7,8 +7,11 @@ import pytest
 
 from fakes import Add, ToyPlugin
 from restore import Pipeline, PipelineError
+from restore.api.errors import RestoreError
 from restore.app.registry import Registry
 from restore.engine.config import load_yaml
+from restore.engine.context import RunContext
+from restore.engine.executor import execute
 
 
 @pytest.fixture
@@ -191,10 +194,13 @@ def test_condition_runs_only_on_matching_input(registry: Registry) -> None:
     p = pipeline(registry, [{"id": "tint", "uses": "toy.tint", "when": "grayscale"}])
     colour = np.zeros((16, 16, 3), np.float32)
     colour[..., 0] = 0.8
-    assert p.run(colour).bypassed == ["tint"]
-    np.testing.assert_array_equal(p.run(colour).image, colour)
-    gray = p.run(gray_as_rgb(0.4)).image  # gray stored as RGB counts as grayscale
-    np.testing.assert_allclose(gray[0, 0], [0.4, 0.2, 0.1], atol=1e-5)
+    result = p.run(colour)
+    assert result.bypassed == {"tint": "input is colour"}
+    assert result.notes == ["tint bypassed (input is colour)"]
+    np.testing.assert_array_equal(result.image, colour)
+    result = p.run(gray_as_rgb(0.4))  # gray stored as RGB counts as grayscale
+    assert result.bypassed == {} and result.notes == ["tint ran (input is grayscale)"]
+    np.testing.assert_allclose(result.image[0, 0], [0.4, 0.2, 0.1], atol=1e-5)
 
 
 def test_disabled_node_passes_image_and_bypasses_dependents(registry: Registry) -> None:
@@ -207,8 +213,28 @@ def test_disabled_node_passes_image_and_bypasses_dependents(registry: Registry) 
         ],
     )
     result = p.run(gray_as_rgb(0.9))
-    assert result.bypassed == ["mask", "fill", "add"]
+    assert result.bypassed == {
+        "mask": "disabled",
+        "fill": "no input from mask.mask",
+        "add": "disabled",
+    }
+    assert result.notes == ["fill bypassed (no input from mask.mask)"]
     np.testing.assert_allclose(result.image, 0.9)
+
+
+def test_non_finite_stage_outputs_fail_the_image(registry: Registry) -> None:
+    p = pipeline(registry, [{"id": "add", "uses": "toy.add"}])
+    image = gray_as_rgb(0.5)
+    image[3, 4, 1] = np.nan  # passed on by the stage, as broken weights would make it
+    with pytest.raises(RestoreError, match=r"node 'add' .* NaN or infinite"):
+        execute(p.plan, image, p.pool, RunContext())
+
+
+@pytest.mark.parametrize("device", ["tpu", "banana", "cuda:x", "meta", ""])
+def test_unknown_devices_are_one_line_errors(registry: Registry, device: str) -> None:
+    p = pipeline(registry, [{"id": "add", "uses": "toy.add"}])
+    with pytest.raises(ValueError, match=r"--device .*unknown device"):
+        p.tile_options(device=device)
 
 
 def test_intermediates_freed_as_soon_as_unused(registry: Registry, monkeypatch) -> None:

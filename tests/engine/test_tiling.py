@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fakes import Tint
 from restore.api.errors import Cancelled
 from restore.api.stage import Stage, StageParams, TilePolicy, Tiling
 from restore.engine.tiling import CancelToken, TileOptions, run_stage, run_tiled
@@ -137,7 +138,7 @@ def test_batching_and_progress() -> None:
         process, inputs, halo=4, options=options, progress=lambda d, t: reports.append((d, t))
     )
     assert batch_sizes == [5, 5, 2]
-    assert reports == [(5, 12), (10, 12), (12, 12)]
+    assert reports == [(0, 12), (5, 12), (10, 12), (12, 12)]
     np.testing.assert_allclose(out["image"], inputs["image"], atol=1e-6)
 
 
@@ -209,7 +210,7 @@ def test_cancel_from_progress() -> None:
             {"image": image(200, 200)},
             halo=2,
             options=TileOptions(tile=64, overlap=8, batch_size=2),
-            progress=lambda done, total: token.cancel(),
+            progress=lambda done, total: token.cancel() if done else None,
             cancel=token,
         )
     assert token.cancelled and len(calls) == 1
@@ -353,3 +354,108 @@ def test_tiles_sit_on_the_multiple_grid() -> None:
             block_means, inputs, halo=8, multiple=8, options=TileOptions(tile=60, overlap=20)
         )
         np.testing.assert_allclose(tiled["image"], whole["image"], atol=1e-5, rtol=0)
+
+
+class RecordedTile(Stage):
+    """Records its model calls (with the batch size) and the progress reports, in order."""
+
+    name = "test.recorded_tile"
+    tiling: ClassVar[Tiling] = Tiling(halo=4)
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__(device)
+        self.events: list[object] = []
+
+    def progress(self, done: int, total: int) -> None:
+        self.events.append((done, total))
+
+    def process(self, inputs, params):
+        self.events.append(("process", inputs["image"].shape[0]))
+        return {"image": inputs["image"]}
+
+
+class RecordedWhole(RecordedTile):
+    name = "test.recorded_whole"
+    tiling: ClassVar[Tiling] = Tiling(policy=TilePolicy.WHOLE)
+
+
+class RecordedTint(Tint):
+    """tests/fakes.py's LOWRES stage, recording its calls and the progress reports."""
+
+    name = "test.recorded_tint"
+    progress = RecordedTile.progress
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__(device)
+        self.events: list[object] = []
+
+    def process(self, inputs, params):
+        self.events.append("process")
+        return super().process(inputs, params)
+
+    def transfer(self, full, low_outputs, params):
+        self.events.append("transfer")
+        return super().transfer(full, low_outputs, params)
+
+
+def test_tile_stage_reports_zero_then_every_batch() -> None:
+    stage = RecordedTile(torch.device("cpu"))
+    options = TileOptions(tile=64, overlap=12, batch_size=5)  # 3 x 4 tiles of 64 px
+    run_stage(stage, {"image": image(157, 203)}, StageParams(), options, stage.progress)
+    assert stage.events == [
+        (0, 12),
+        ("process", 5),
+        (5, 12),
+        ("process", 5),
+        (10, 12),
+        ("process", 2),
+        (12, 12),
+    ]
+
+
+def test_whole_stage_reports_before_and_after_its_one_call() -> None:
+    stage = RecordedWhole(torch.device("cpu"))
+    run_stage(
+        stage, {"image": image(300, 400)}, StageParams(), TileOptions(tile=64), stage.progress
+    )
+    assert stage.events == [(0, 1), ("process", 1), (1, 1)]
+
+
+def test_lowres_stage_counts_the_pass_and_the_transfer() -> None:
+    stage = RecordedTint(torch.device("cpu"))
+    out = run_stage(stage, {"image": image(100, 150, 1)}, StageParams(), progress=stage.progress)
+    assert out["image"].shape == (100, 150, 3)
+    assert stage.events == [(0, 2), "process", (1, 2), "transfer", (2, 2)]
+
+
+def test_lowres_stage_cancelled_after_the_pass_skips_the_transfer() -> None:
+    stage = RecordedTint(torch.device("cpu"))
+    token = CancelToken()
+
+    def progress(done: int, total: int) -> None:
+        stage.progress(done, total)
+        if done == 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_stage(
+            stage, {"image": image(100, 150, 1)}, StageParams(), progress=progress, cancel=token
+        )
+    assert stage.events == [(0, 2), "process", (1, 2)]
+
+
+def test_out_of_memory_restarts_progress() -> None:
+    stage = OomAbove128(torch.device("cpu"))
+    reports: list[tuple[int, int]] = []
+    run_stage(
+        stage,
+        {"image": image(300, 260)},
+        StageParams(),
+        TileOptions(tile=512, batch_size=1),
+        progress=lambda done, total: reports.append((done, total)),
+    )
+    # 512 px (one tile) and 150 px tiles fail at once; 75 px tiles run to the end
+    total = reports[-1][1]
+    assert reports[:3] == [(0, 1), (0, reports[1][1]), (0, total)]
+    assert reports[1][1] > 1 and total > reports[1][1]
+    assert [done for done, _ in reports[2:]] == list(range(total + 1))

@@ -130,10 +130,10 @@ def test_jpeg_quality_changes_size(tmp_path: Path) -> None:
 
 
 def test_write_rounds_clips_and_accepts_2d(tmp_path: Path) -> None:
-    pixels = np.array([[10.6 / 255, 10.4 / 255, -0.5, 1.7, np.nan]], dtype=np.float32)
+    pixels = np.array([[10.6 / 255, 10.4 / 255, -0.5, 1.7]], dtype=np.float32)
     loaded = read_image(write_image(tmp_path / "r.png", pixels))
-    assert loaded.pixels.shape == (1, 5, 1)
-    np.testing.assert_array_equal(loaded.pixels[0, :, 0] * 255, [11, 10, 0, 255, 0])
+    assert loaded.pixels.shape == (1, 4, 1)
+    np.testing.assert_array_equal(loaded.pixels[0, :, 0] * 255, [11, 10, 0, 255])
 
 
 def test_write_rejects_bad_input(tmp_path: Path) -> None:

@@ -43,3 +43,7 @@ class StageUnavailable(RestoreError):
 
 class Cancelled(RestoreError):
     """Work was cancelled through a CancelToken."""
+
+
+class MetadataWarning(UserWarning):
+    """Something of the source (alpha, EXIF, frames) an output could not keep."""

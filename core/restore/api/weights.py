@@ -107,9 +107,17 @@ def _read_state(path: WeightsPath, manifest: Manifest) -> dict[str, torch.Tensor
             "the file is corrupt or not the one its manifest describes",
         )
     try:
-        return parse_safetensors(data)
+        state = parse_safetensors(data)
     except Exception as e:  # safetensors raises its own error types
         raise WeightsError(path, f"not a valid safetensors file ({e})") from e
+    broken = [
+        name
+        for name, tensor in state.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if broken:
+        raise WeightsError(path, f"tensor {broken[0]!r} holds NaN or infinite values")
+    return state
 
 
 def load_weights(

@@ -8,22 +8,40 @@ sidecars, output naming, writing, per-file outcomes.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from restore.api.errors import Cancelled, RestoreError
+from restore.api.errors import Cancelled, MetadataWarning, RestoreError
 from restore.api.stage import PortKind
 from restore.engine.config import load_yaml
 from restore.engine.context import CancelToken, RunContext, TileOptions
 from restore.engine.executor import execute
 from restore.engine.graph import Plan
-from restore.io.files import discover, output_path, sidecar_path
-from restore.io.images import LoadedImage, read_image, write_output
+from restore.io.files import (
+    Found,
+    discover,
+    inside,
+    name_key,
+    output_extension,
+    output_path,
+    sidecar_path,
+)
+from restore.io.images import (
+    DEFAULT_MAX_PIXELS,
+    Encoded,
+    LoadedImage,
+    prepare_output,
+    read_image,
+    write_encoded,
+)
+from restore.io.staging import Staging, clean_leftovers
 
 if TYPE_CHECKING:
     from restore.app.pipeline import Pipeline
@@ -36,7 +54,9 @@ class RunResult:
     """Outputs of one image, keyed ``"node.port"``; ``image`` is the main output.
 
     ``source`` is the decoded input with its metadata (alpha, bit depth, ICC
-    profile, EXIF), so ``save`` writes an output with nothing lost.
+    profile, EXIF, resolution), so ``save`` writes an output with nothing lost.
+    ``bypassed`` maps each node that did not run to the reason; ``notes`` says
+    in words what a user should know (conditional nodes, dropped frames).
     """
 
     outputs: dict[str, np.ndarray]
@@ -44,19 +64,28 @@ class RunResult:
     source: LoadedImage
     kinds: dict[str, PortKind] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    bypassed: list[str] = field(default_factory=list)
+    bypassed: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def image(self) -> np.ndarray:
         """The main restored image, H x W x C float32 in [0, 1]."""
         return self.outputs[self.main]
 
-    def save(self, path: str | Path, output: str | None = None, **kwargs: Any) -> Path:
-        """Write ``output`` (default: the main image) to ``path`` through the same
-        writer the CLI uses; keyword arguments (``protect``) go to ``write_output``."""
+    def encoded(self, path: str | Path, output: str | None = None) -> Encoded:
+        """``output`` (default: the main image) encoded for ``path``, not yet written."""
         key = output or self.main
         mask = self.kinds.get(key) is PortKind.MASK
-        return write_output(path, self.outputs[key], self.source, mask=mask, **kwargs)
+        return prepare_output(Path(path), self.outputs[key], self.source, mask=mask)
+
+    def save(self, path: str | Path, output: str | None = None, **kwargs: Any) -> Path:
+        """Write ``output`` (default: the main image) to ``path`` through the same
+        writer the CLI uses; keyword arguments (``protect``) go to ``write_encoded``.
+        What the file format cannot hold (alpha in JPEG ...) is a MetadataWarning."""
+        encoded = self.encoded(path, output)
+        for message in encoded.warnings:
+            warnings.warn(f"{path}: {message}", MetadataWarning, stacklevel=2)
+        return write_encoded(encoded, **kwargs)
 
 
 def restore_image(
@@ -76,6 +105,18 @@ def restore_image(
         for node in plan.nodes
         for port in node.stage.outputs
     }
+    conditional = [node.id for node in plan.nodes if node.when is not None]
+    notes = [
+        f"{node} bypassed ({execution.bypassed[node]})"
+        if node in execution.bypassed
+        else f"{node} ran (input is {'grayscale' if execution.grayscale else 'colour'})"
+        for node in conditional
+    ]
+    notes += [
+        f"{node} bypassed ({reason})"
+        for node, reason in execution.bypassed.items()
+        if node not in conditional and reason != "disabled"
+    ]
     return RunResult(
         outputs={f"{n}.{p}": array for (n, p), array in execution.outputs.items()},
         main=f"{main.node}.{main.port}",
@@ -83,12 +124,14 @@ def restore_image(
         kinds=kinds,
         seconds=execution.seconds,
         bypassed=execution.bypassed,
+        notes=[*source.warnings, *notes],
     )
 
 
 @dataclass
 class FileOutcome:
-    """What happened to one input file."""
+    """What happened to one input file; ``notes`` are what the user should know
+    (conditional nodes, metadata a format could not hold, dropped frames)."""
 
     source: Path
     status: Status
@@ -96,16 +139,20 @@ class FileOutcome:
     message: str = ""
     written: list[Path] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class BatchObserver:
     """Progress callbacks of a batch run; the default does nothing."""
 
+    def batch_started(self, total: int) -> None:
+        """The inputs are counted: ``total`` files will be processed."""
+
     def file_started(self, source: Path, index: int, total: int) -> None:
         """A file is about to be processed."""
 
     def tiles(self, node: str, done: int, total: int) -> None:
-        """Tiles of the current node done so far."""
+        """Tiles (or steps) of the current node done so far."""
 
     def file_finished(self, outcome: FileOutcome) -> None:
         """A file is done, skipped or failed."""
@@ -119,8 +166,27 @@ def read_sidecar(image: Path) -> tuple[dict[str, Any], Path | None]:
     return load_yaml(sidecar, "a sidecar maps node ids to {param: value}"), sidecar
 
 
+@dataclass
+class Job:
+    """One input file of a batch and where its outputs go (``"node.port"`` -> path,
+    the main output last), or why it cannot run (``problem``)."""
+
+    found: Found
+    targets: dict[str, Path]
+    problem: str | None = None
+
+
 class BatchRunner:
-    """Runs one pipeline over many files; one bad file never stops the batch."""
+    """Runs one pipeline over many files; one bad file never stops the batch.
+
+    The safety rules: every output lands inside ``out_dir`` (names are built
+    from validated parts and checked); a run never replaces a file it did not
+    write itself in this batch unless ``overwrite``, and never an input; inputs
+    whose outputs would share a file (``a.png``/``a.PNG``, ``x.png``/``x.jpg``
+    with one ``extension``) are found before any work and all but the first
+    fail; an image's outputs appear all together or not at all; what a killed
+    batch left behind is cleaned up at the start of the next one.
+    """
 
     def __init__(
         self,
@@ -129,7 +195,9 @@ class BatchRunner:
         options: TileOptions,
         *,
         skip_existing: bool = False,
+        overwrite: bool = False,
         suffix: str | None = None,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
         observer: BatchObserver | None = None,
         cancel: CancelToken | None = None,
     ) -> None:
@@ -137,39 +205,64 @@ class BatchRunner:
         self.out_dir = out_dir
         self.options = options
         self.skip_existing = skip_existing
-        self.suffix = suffix
+        self.overwrite = overwrite
+        self.extension = output_extension(suffix) if suffix is not None else None
+        self.max_pixels = max_pixels
         self.observer = observer or BatchObserver()
         self.cancel = cancel
 
     def _targets(self, relative: Path) -> dict[str, Path]:
-        """Output files by ``"node.port"`` in writing order: the main output last, so
-        that its existence means the image is complete (outputs of bypassed nodes are
-        never written)."""
+        """Output files by ``"node.port"`` in writing order, the main output last."""
         plan: Plan = self.pipeline.plan
         nodes = {node.id: node for node in plan.nodes}
         main = plan.main_output
         targets = {}
         for output in [*(o for o in plan.outputs if o is not main), main]:
             kind = nodes[output.node].stage.outputs[output.port].kind
-            path = output_path(self.out_dir, relative, output.suffix, kind, self.suffix)
+            path = output_path(self.out_dir, relative, output.suffix, kind, self.extension)
             targets[f"{output.node}.{output.port}"] = path
         return targets
 
-    def run_file(self, path: Path, relative: Path, protect: Iterable[Path]) -> FileOutcome:
-        """Restore one file and write its outputs; errors become a failed outcome."""
+    def plan_jobs(self, found: list[Found]) -> list[Job]:
+        """Every input with its targets; an input whose target is also another
+        input's (compared as a file system may: ignoring case) gets a problem."""
+        jobs = []
+        owners: dict[str, Path] = {}
+        for item in found:
+            targets = self._targets(item.relative)
+            clash = next((owners[k] for k in map(name_key, targets.values()) if k in owners), None)
+            problem = item.problem
+            if problem is None and clash is not None:
+                problem = f"its output would be the same file as that of {clash}; rename one"
+            if problem is None:
+                owners.update(dict.fromkeys(map(name_key, targets.values()), item.path))
+            jobs.append(Job(item, targets, problem))
+        return jobs
+
+    def run_job(self, job: Job, staging: Staging, protect: set[Path]) -> FileOutcome:
+        """Restore one file and commit its outputs; errors become a failed outcome."""
         started = time.perf_counter()
-        targets = self._targets(relative)
-        if self.skip_existing and next(reversed(targets.values())).exists():
+        path = job.found.path
+        if job.problem:
+            return FileOutcome(path, "failed", message=f"{path}: {job.problem}")
+        main = next(reversed(job.targets.values()))
+        if self.skip_existing and os.path.lexists(main):
             return FileOutcome(path, "skipped", message="outputs exist")
+        existing = [t for t in job.targets.values() if os.path.lexists(t)]
+        if existing and not self.overwrite:
+            message = f"{existing[0]}: already exists (use --overwrite or --skip-existing)"
+            return FileOutcome(path, "failed", message=message)
         context = RunContext(self.options, self.observer.tiles, self.cancel)
         try:
             overrides, sidecar = read_sidecar(path)
-            result = restore_image(self.pipeline, read_image(path), context, overrides, sidecar)
-            written = [
-                result.save(target, key, protect=protect)
-                for key, target in targets.items()
+            source = read_image(path, max_pixels=self.max_pixels)
+            result = restore_image(self.pipeline, source, context, overrides, sidecar)
+            encoded = [
+                result.encoded(target, key)
+                for key, target in job.targets.items()
                 if key in result.outputs  # a bypassed node's outputs are not written
             ]
+            written = staging.commit(encoded, overwrite=self.overwrite, protect=protect)
         except Cancelled:
             raise
         except RestoreError as error:
@@ -177,22 +270,48 @@ class BatchRunner:
         except Exception as error:  # a stage bug must not end the batch
             message = f"{path}: {type(error).__name__}: {error}".splitlines()[0]
             return FileOutcome(path, "failed", time.perf_counter() - started, message)
+        notes = [*result.notes]
+        notes += [f"{item.path.name}: {w}" for item in encoded for w in item.warnings]
         return FileOutcome(
             path,
             "done",
             time.perf_counter() - started,
             written=written,
             stage_seconds=result.seconds,
+            notes=notes,
         )
 
     def run(self, source: Path) -> list[FileOutcome]:
         """Restore every image under ``source``; returns one outcome per file."""
-        files = discover(source, exclude=self.out_dir)
-        protect = {path.resolve() for path, _ in files}
-        outcomes = []
-        for index, (path, relative) in enumerate(files):
-            self.observer.file_started(path, index, len(files))
-            outcome = self.run_file(path, relative, protect)
-            self.observer.file_finished(outcome)
-            outcomes.append(outcome)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise RestoreError(f"{self.out_dir}: the output folder is not a folder")
+        if source.is_dir() and os.path.realpath(source) == os.path.realpath(self.out_dir):
+            raise RestoreError(f"{self.out_dir}: the output folder cannot be the input folder")
+        jobs = self.plan_jobs(discover(source, exclude=self.out_dir))
+        self.observer.batch_started(len(jobs))
+        outcomes: list[FileOutcome] = []
+        if not jobs:
+            return outcomes
+        protect = self._inputs(source, jobs)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            clean_leftovers(self.out_dir)
+            with Staging(self.out_dir) as staging:
+                for index, job in enumerate(jobs):
+                    self.observer.file_started(job.found.path, index, len(jobs))
+                    outcome = self.run_job(job, staging, protect)
+                    self.observer.file_finished(outcome)
+                    outcomes.append(outcome)
+        except OSError as error:  # the output folder itself: run_job reports per file
+            raise RestoreError(f"{self.out_dir}: cannot write there ({error.strerror})") from None
         return outcomes
+
+    def _inputs(self, source: Path, jobs: list[Job]) -> set[Path]:
+        """What even ``overwrite`` never replaces: the input files, their sidecars
+        and, when the output folder is inside the input folder, every file already
+        in it (there, a user's own photos and earlier outputs look alike)."""
+        paths = [job.found.path for job in jobs]
+        paths += [sidecar_path(path) for path in paths]
+        if source.is_dir() and inside(self.out_dir, source) and self.out_dir.is_dir():
+            paths += [p for p in self.out_dir.rglob("*") if p.is_file()]
+        return {Path(os.path.realpath(path)) for path in paths}

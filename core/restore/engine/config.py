@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import enum
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from restore.api.errors import PipelineError
 
 INPUT_NODE = "input"
 NODE_ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+OUTPUT_SUFFIX = r"^[A-Za-z0-9._+-]{0,40}$"
+"""Letters, digits and ``. _ + -``: an output suffix can never name another folder."""
+MAX_YAML_BYTES = 1 << 20  # a pipeline or sidecar file is a few hundred bytes
+MAX_YAML_DEPTH = 32
+MAX_YAML_ITEMS = 100_000  # values counted through aliases, so an alias bomb stops here
 
 
 class Condition(enum.StrEnum):
@@ -52,7 +58,10 @@ class OutputConfig(BaseModel):
     node: str = Field(description="node id")
     port: str = Field(default="image", description="output port of that node")
     suffix: str = Field(
-        default="", description="added to the file stem; empty for the main restored image"
+        default="",
+        pattern=OUTPUT_SUFFIX,
+        description="added to the file stem (letters, digits, '.', '_', '+', '-'); "
+        "empty for the main restored image",
     )
 
 
@@ -68,6 +77,20 @@ class PipelineConfig(BaseModel):
     outputs: list[OutputConfig] = Field(
         default_factory=list, description="default: the image of the last node"
     )
+
+    @model_validator(mode="after")
+    def _distinct_suffixes(self) -> PipelineConfig:
+        """Two outputs of one image must never be written to the same file."""
+        seen: dict[str, int] = {}
+        for index, output in enumerate(self.outputs):
+            key = output.suffix.casefold()
+            if key in seen:
+                raise ValueError(
+                    f"outputs[{index}] has the same suffix {output.suffix!r} as "
+                    f"outputs[{seen[key]}]: each output needs its own file name"
+                )
+            seen[key] = index
+        return self
 
 
 def _location(loc: Iterable[int | str], data: Mapping[str, Any]) -> str:
@@ -95,21 +118,69 @@ def parse_config(data: Any, source: str | Path | None = None) -> PipelineConfig:
 def load_yaml(
     path: str | Path, shape: str = "a pipeline must be a mapping with a 'nodes' list"
 ) -> dict[str, Any]:
-    """Read a YAML mapping (pipeline, recipe); a missing file, bad YAML or another
-    shape (``shape`` says what is expected) is a one-line PipelineError."""
+    """Read a YAML mapping (pipeline, sidecar, recipe). A missing or unreadable file,
+    one that is not UTF-8 text, bad YAML, YAML too large or too deeply nested, a
+    value that is not plain data, or another shape (``shape`` says what is
+    expected) is a one-line PipelineError naming the file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
     except OSError as error:
         raise PipelineError([f"cannot read: {error.strerror or error}"], path) from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise PipelineError([f"file is larger than {MAX_YAML_BYTES // 1024} KiB"], path)
+    try:
+        data = plain_data(parse_yaml(raw.decode("utf-8")))
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text (byte {error.start})"
+        raise PipelineError([problem], path) from None
+    except ValueError as error:
+        raise PipelineError([str(error)], path) from None
+    if not isinstance(data, dict):
+        raise PipelineError([shape], path)
+    return data
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` parsed as safe YAML; any problem is a one-line ValueError."""
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise PipelineError([f"invalid YAML: {where}{problem}"], path) from None
-    if not isinstance(data, dict):
-        raise PipelineError([shape], path)
-    return data
+        raise ValueError(f"invalid YAML: {where}{' '.join(str(problem).split())}") from None
+    except RecursionError:
+        raise ValueError("invalid YAML: nested too deeply") from None
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` checked to be plain data: mappings with text keys, lists, text,
+    numbers, booleans and null (dates become ISO text), at most ``MAX_YAML_DEPTH``
+    levels and ``MAX_YAML_ITEMS`` values; otherwise a one-line ValueError."""
+    count = 0
+
+    def check(item: Any, depth: int) -> Any:
+        nonlocal count
+        count += 1
+        if count > MAX_YAML_ITEMS:
+            raise ValueError(f"too many values (more than {MAX_YAML_ITEMS})")
+        if depth > MAX_YAML_DEPTH:
+            raise ValueError(f"nested more than {MAX_YAML_DEPTH} levels deep")
+        if item is None or isinstance(item, str | bool | int | float):
+            return item
+        if isinstance(item, datetime.date):
+            return item.isoformat()
+        if isinstance(item, list):
+            return [check(v, depth + 1) for v in item]
+        if isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                raise ValueError("mapping keys must be text")
+            return {k: check(v, depth + 1) for k, v in item.items()}
+        raise ValueError(f"unsupported value of type {type(item).__name__}")
+
+    return check(value, 0)
 
 
 NODE_FIELDS = ("enabled", "when", "precision", "uses")
@@ -126,7 +197,12 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, dict[str, Any]]:
         if not sep or not dot or not param:
             problems.append(f"--set {override!r}: expected node.param=value")
             continue
-        parsed.setdefault(node_id, {})[param] = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            value = plain_data(parse_yaml(raw)) if raw.strip() else ""
+        except ValueError as error:
+            problems.append(f"--set {override!r}: {error}")
+            continue
+        parsed.setdefault(node_id.strip(), {})[param.strip()] = value
     if problems:
         raise PipelineError(problems)
     return parsed

@@ -77,9 +77,19 @@ class RunContext:
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when available; 'cuda' without a GPU is an error."""
-    if name == "auto":
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``;
+    anything else, or CUDA without a GPU, is a one-line ValueError."""
+    choice = name.strip().lower()
+    if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    return torch.device(name)
+    if choice == "cpu":
+        return _CPU
+    kind, _, index = choice.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ValueError(f"--device {name!r}: unknown device (use auto, cpu, cuda or cuda:N)")
+    if not torch.cuda.is_available():
+        raise ValueError(f"--device {name!r}: no CUDA device is available")
+    if index and int(index) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ValueError(f"--device {name!r}: there are only {count} CUDA device(s)")
+    return torch.device(choice)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from restore.api.color import is_grayscale, to_channels
+from restore.api.errors import RestoreError
 from restore.api.stage import Channels, PortKind, Stage
 from restore.engine.config import Condition
 from restore.engine.context import RunContext
@@ -22,11 +23,12 @@ StageInstances = Callable[[type[Stage], torch.device], Stage]
 
 @dataclass
 class Execution:
-    """What one run produced: the declared outputs, per-node times and bypassed nodes."""
+    """What one run produced: the declared outputs, per-node times of the nodes that
+    ran, and the bypassed nodes with the reason for each."""
 
     outputs: dict[Ref, np.ndarray]
     seconds: dict[str, float] = field(default_factory=dict)
-    bypassed: list[str] = field(default_factory=list)
+    bypassed: dict[str, str] = field(default_factory=dict)
     grayscale: bool = False
 
 
@@ -38,14 +40,29 @@ def _adapt(array: np.ndarray, kind: PortKind, channels: Channels) -> np.ndarray:
     return array
 
 
-def _runs(node: BoundNode, grayscale: bool) -> bool:
+def _bypass_reason(node: BoundNode, grayscale: bool, missing: list[Ref]) -> str | None:
+    """Why ``node`` does not run on this image, or None when it runs."""
     if not node.enabled:
-        return False
-    if node.when is Condition.GRAYSCALE:
-        return grayscale
-    if node.when is Condition.COLOR:
-        return not grayscale
-    return True
+        return "disabled"
+    if node.when is Condition.GRAYSCALE and not grayscale:
+        return "input is colour"
+    if node.when is Condition.COLOR and grayscale:
+        return "input is grayscale"
+    if missing:
+        return "no input from " + ", ".join(".".join(ref) for ref in missing)
+    return None
+
+
+def _check_finite(node: BoundNode, port: str, array: np.ndarray) -> None:
+    """Refuse NaN or infinite values from a node (broken weights, a stage bug)."""
+    flat = array.reshape(-1)
+    step = 1 << 22  # check in slices: no full-size boolean temporary
+    for start in range(0, flat.size, step):
+        if not np.isfinite(flat[start : start + step]).all():
+            raise RestoreError(
+                f"node {node.id!r} ({node.stage.name}) produced NaN or infinite values "
+                f"in its {port!r} output (broken weights or parameters?)"
+            )
 
 
 def execute(
@@ -73,7 +90,9 @@ def execute(
         if cancel is not None:
             cancel.raise_if_cancelled()
         available = {port: values[ref] for port, ref in node.inputs.items() if ref in values}
-        if _runs(node, grayscale) and len(available) == len(node.inputs):
+        missing = [ref for ref in node.inputs.values() if ref not in values]
+        reason = _bypass_reason(node, grayscale, missing)
+        if reason is None:
             stage = instances(node.stage, options.device)
             inputs = {
                 port: _adapt(array, stage.inputs[port].kind, stage.inputs[port].channels)
@@ -92,10 +111,11 @@ def execute(
             result.seconds[node.id] = time.perf_counter() - started
             del inputs
             for port, array in outputs.items():
+                _check_finite(node, port, array)
                 if (node.id, port) in pending:
                     values[(node.id, port)] = array
         else:
-            result.bypassed.append(node.id)
+            result.bypassed[node.id] = reason
             if "image" in available and "image" in node.stage.outputs:
                 values[(node.id, "image")] = available["image"]
         for ref in node.inputs.values():

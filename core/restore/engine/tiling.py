@@ -35,7 +35,9 @@ __all__ = ["ProgressFn", "run_stage", "run_tiled"]
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
-"""Called as ``progress(tiles_done, tiles_total)`` after each batch of the current stage."""
+"""Called as ``progress(done, total)`` for the current stage: ``(0, total)`` before the
+first model call, then after each batch of tiles (a LOWRES stage counts two steps: the
+low-resolution pass and the transfer)."""
 
 DEFAULT_OPTIONS = TileOptions()
 
@@ -60,7 +62,8 @@ def run_tiled(
     ``options.device`` to a dict of N x C' x h*scale x w*scale tensors; each tile
     is padded (reflect, or replicate where reflect cannot) to a multiple of
     ``multiple`` before it and cropped after. Returns float32
-    H*scale x W*scale x C' arrays, one per key ``process`` returns.
+    H*scale x W*scale x C' arrays, one per key ``process`` returns. ``progress``
+    hears ``(0, tiles)`` before the first batch and ``(done, tiles)`` after each.
     """
     arrays = _check_inputs(inputs)
     height, width = next(iter(arrays.values())).shape[:2]
@@ -88,6 +91,8 @@ def run_tiled(
     pad_h, pad_w = -tile_h % multiple, -tile_w % multiple
     expected = ((tile_h + pad_h) * scale, (tile_w + pad_w) * scale)
 
+    if progress is not None:
+        progress(0, len(tiles))
     outputs: dict[str, np.ndarray] | None = None
     for first in range(0, len(tiles), options.batch_size):
         if cancel is not None:
@@ -140,8 +145,10 @@ def run_stage(
     TILE runs tiled; WHOLE runs the whole image in one piece; LOWRES runs on a
     copy whose long side is the working size (``params.working_size`` if the
     parameter model has it, else ``stage.tiling.working_size``; never upscaled),
-    then ``stage.transfer`` lifts the result to full size. For TILE, when the
-    device runs out of memory the tile side is halved (not below
+    then ``stage.transfer`` lifts the result to full size. Progress counts
+    tiles (WHOLE: one), or for LOWRES two steps: ``(0, 2)``, ``(1, 2)`` after
+    the low-resolution pass and ``(2, 2)`` after the transfer. For TILE, when
+    the device runs out of memory the tile side is halved (not below
     ``max(64, 4 * halo)``; the overlap is capped at half of it) and the stage
     starts over, progress included; at the minimum the error is re-raised.
     """
@@ -209,6 +216,8 @@ def _run_lowres(
         }
     else:
         small = arrays
+    if progress is not None:
+        progress(0, 2)
     low = run_tiled(
         process,
         small,
@@ -216,9 +225,12 @@ def _run_lowres(
         scale=tiling.scale,
         multiple=tiling.multiple,
         options=replace(options, tile=0),
-        progress=progress,
         cancel=cancel,
     )
+    if progress is not None:
+        progress(1, 2)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
     with torch.inference_mode():
         full = {name: _as_nchw(array) for name, array in arrays.items()}
         lifted = stage.transfer(full, {name: _as_nchw(a) for name, a in low.items()}, params)
@@ -231,6 +243,8 @@ def _run_lowres(
                 f"expected 1 x C x {expected[0]} x {expected[1]}"
             )
         result[name] = tensor.detach().to("cpu", torch.float32)[0].permute(1, 2, 0).contiguous()
+    if progress is not None:
+        progress(2, 2)
     return {name: tensor.numpy() for name, tensor in result.items()}
 
 

@@ -1,31 +1,44 @@
 """Reading and writing image files.
 
 Every image enters and leaves the project here. Pixels are float32 arrays in
-[0, 1], H x W x C with C == 1 (gray) or 3 (RGB); alpha travels separately.
-Pillow does the work, except where it would lose bit depth: 16-bit colour
-PNG and TIFF are decoded with OpenCV (16-bit gray+alpha TIFF, which Pillow
-cannot open, with tifffile), 16-bit PNG is encoded with OpenCV and TIFF is
-written with tifffile.
+[0, 1], H x W x C with C == 1 (gray) or 3 (RGB); alpha travels separately, and
+so do bit depth, ICC profile, EXIF and resolution, from each input to its
+outputs. Which library decodes what is in ``restore.io.decode``, which encodes
+what in ``restore.io.encode``.
 """
 
 from __future__ import annotations
 
-import io
+import math
 import os
-import struct
-import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import cv2
 import numpy as np
-import tifffile
-from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
 from restore.api.errors import ImageReadError, ImageWriteError
+from restore.io import metadata
 from restore.io.atomic import write_atomically
+from restore.io.decode import decode, one_line
+from restore.io.encode import encoder
+from restore.io.limits import DEFAULT_MAX_PIXELS
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "SUPPORTED_SUFFIXES",
+    "Encoded",
+    "LoadedImage",
+    "format_for_suffix",
+    "image_from_array",
+    "prepare_image",
+    "prepare_output",
+    "read_image",
+    "write_image",
+    "write_output",
+]
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
@@ -40,36 +53,9 @@ _FORMAT_BY_SUFFIX = {
     ".webp": "WEBP",
     ".bmp": "BMP",
 }
-# Pillow's format name -> ours (MPO: a JPEG holding extra pictures, as cameras write).
-_FORMAT_BY_PILLOW = {
-    "PNG": "PNG",
-    "JPEG": "JPEG",
-    "MPO": "JPEG",
-    "TIFF": "TIFF",
-    "WEBP": "WEBP",
-    "BMP": "BMP",
-}
-_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
-_GRAY16_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
-# What each Pillow mode becomes: gray, gray+alpha, RGB or RGBA.
-_TARGET_MODE = {
-    "1": "L",
-    "L": "L",
-    "LA": "LA",
-    "La": "LA",
-    "P": "RGB",
-    "PA": "RGBA",
-    "RGB": "RGB",
-    "RGBA": "RGBA",
-    "RGBa": "RGBA",
-    "RGBX": "RGB",
-    "CMYK": "RGB",
-    "YCbCr": "RGB",
-    "HSV": "RGB",
-}
-_ORIENTATION = 0x0112
-_JPEG_APP1_MAX = 65533  # bytes of EXIF one JPEG APP1 segment can hold
-_PNG_HEADER_END = 33  # 8-byte signature + 25-byte IHDR chunk
+# The most pixels per inch each format's resolution field holds (JPEG: JFIF's 16 bits).
+_DPI_MAX = {"JPEG": 65_535, "BMP": 50_000_000, "PNG": 100_000_000, "TIFF": 100_000_000}
+_FLOAT_SLACK = 0.01  # float input may overshoot [0, 1] by this much (and is clipped)
 
 
 @dataclass
@@ -83,6 +69,19 @@ class LoadedImage:
     format: str  # "PNG", "JPEG", "TIFF", "WEBP" or "BMP"
     path: Path | None = None
     exif: bytes | None = None  # EXIF of the source, orientation reset to 1; None if it has none
+    dpi: tuple[float, float] | None = None  # pixels per inch (x, y), upright; None if unknown
+    frames: int = 1  # frames or pages in the file; only the first is decoded
+    warnings: list[str] = field(default_factory=list)  # notes for the user from decoding
+
+
+@dataclass
+class Encoded:
+    """An image encoded for ``path`` but not yet written: ``encode`` writes the
+    complete file to an open binary file and fails only on I/O."""
+
+    path: Path
+    encode: Callable[[BinaryIO], None]
+    warnings: list[str] = field(default_factory=list)  # what the format could not keep
 
 
 def format_for_suffix(path: str | Path) -> str:
@@ -94,18 +93,24 @@ def format_for_suffix(path: str | Path) -> str:
     return _FORMAT_BY_SUFFIX[suffix]
 
 
-def read_image(path: str | Path) -> LoadedImage:
-    """Decode ``path`` into float pixels, separate alpha, bit depth and ICC profile.
+def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode ``path`` into float pixels, separate alpha, bit depth and metadata.
 
     Palette, CMYK, YCbCr and 1-bit images become RGB(A) or gray; the EXIF
     orientation is applied to pixels and alpha. The ICC profile is kept only
     when its colour space matches the pixels (GRAY or RGB): a CMYK profile
-    does not survive the conversion to RGB.
+    does not survive the conversion to RGB. Pictures of more than
+    ``max_pixels`` (None or 0: no limit) are refused from their header, before
+    decoding. Multi-page and animated files give their first picture, with a
+    note in ``warnings``.
 
     Raises ImageReadError (one line: path and reason) for any file that cannot
-    be read completely: missing, not an image, truncated, corrupt or unsupported.
+    be read completely: missing, not an image, truncated, corrupt, too large or
+    unsupported.
     """
     path = Path(path)
+    if max_pixels is not None and max_pixels < 0:
+        raise ValueError(f"max_pixels must be positive, 0 or None, not {max_pixels}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -117,19 +122,13 @@ def read_image(path: str | Path) -> LoadedImage:
     if not data:
         raise ImageReadError(path, "file is empty")
     try:
-        samples, icc, fmt, orientation = _decode(path, data)
+        decoded = decode(path, data, max_pixels)
     except ImageReadError:
         raise
     except Exception as exc:
-        raise ImageReadError(path, f"cannot decode image ({_one_line(exc)})") from exc
+        raise ImageReadError(path, f"cannot decode image ({one_line(exc)})") from exc
 
-    if samples.ndim == 2:
-        samples = samples[..., None]
-    if samples.dtype not in (np.uint8, np.uint16):
-        raise ImageReadError(path, f"unsupported sample type {samples.dtype}")
-    if samples.size == 0:
-        raise ImageReadError(path, "image has zero size")
-    samples = _orient(samples, orientation)
+    samples = decoded.samples
     scale = 65535 if samples.dtype == np.uint16 else 255
     colour = 1 if samples.shape[2] <= 2 else 3
     pixels = samples[..., :colour].astype(np.float32, order="C")
@@ -138,35 +137,163 @@ def read_image(path: str | Path) -> LoadedImage:
     if samples.shape[2] in (2, 4):
         alpha = samples[..., colour].astype(np.float32, order="C")
         alpha /= scale
+    icc = decoded.icc
+    if icc and (mismatch := metadata.icc_mismatch(icc, colour)):
+        decoded.warnings.append(mismatch)
+        icc = None
     return LoadedImage(
         pixels=pixels,
         alpha=alpha,
         bit_depth=16 if scale == 65535 else 8,
-        icc_profile=icc if icc and _icc_fits(icc, colour) else None,
-        format=fmt,
+        icc_profile=icc,
+        format=decoded.format,
         path=path,
-        exif=_upright_exif(data, fmt),
+        exif=decoded.exif,
+        dpi=decoded.dpi,
+        frames=decoded.frames,
+        warnings=decoded.warnings,
     )
 
 
 def image_from_array(array: np.ndarray) -> LoadedImage:
-    """An in-memory image: H x W or H x W x C (C 1-4; 2 and 4 carry alpha last),
-    uint8, uint16 or float in [0, 1]."""
+    """An in-memory image: H x W or H x W x C (C 1-4; 2 and 4 carry alpha last).
+
+    uint8 is read as 8-bit and uint16 as 16-bit samples; bool as 0 and 1; other
+    integer types by their range (0-255: 8-bit, 0-65535: 16-bit). Floats must lie
+    in [0, 1]. Raises ValueError for anything else, NaN and infinity included.
+    """
     array = np.asarray(array)
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
         raise ValueError(f"expected an H x W or H x W x C array (C 1-4), got {array.shape}")
-    if array.dtype == np.uint8:
-        scaled, bit_depth = array.astype(np.float32) / 255, 8
-    elif array.dtype == np.uint16:
-        scaled, bit_depth = array.astype(np.float32) / 65535, 16
-    else:
-        scaled, bit_depth = np.clip(array, 0, 1, dtype=np.float32), 8
+    if array.dtype.kind not in "buif":
+        raise ValueError(f"unsupported image array type {array.dtype}")
+    if array.size == 0:
+        raise ValueError(f"image array has zero size {array.shape}")
+    scaled, bit_depth = _scaled(array)
     colour = 1 if array.shape[2] <= 2 else 3
     alpha = np.ascontiguousarray(scaled[..., colour]) if array.shape[2] in (2, 4) else None
     pixels = np.ascontiguousarray(scaled[..., :colour])
     return LoadedImage(pixels, alpha, bit_depth, None, "PNG")
+
+
+def _scaled(array: np.ndarray) -> tuple[np.ndarray, int]:
+    """A non-empty bool, integer or float array as float32 in [0, 1], and its bit depth."""
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ValueError("image array contains NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:
+            hint = ""
+            if low >= 0:
+                hint = " (divide by 255, or pass uint8)" if high <= 255 else " (divide by 65535)"
+            raise ValueError(
+                f"float image values must lie in [0, 1], got {low:g} .. {high:g}{hint}"
+            )
+        return np.clip(array, 0, 1, dtype=np.float32), 8
+    if array.dtype.kind == "b" or array.dtype == np.uint8:
+        scale = 1 if array.dtype.kind == "b" else 255
+        return array.astype(np.float32) / scale, 8
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / 65535, 16
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high > 65535:
+        raise ValueError(
+            f"integer image values must lie in 0 .. 255 or 0 .. 65535, got {low} .. {high}"
+        )
+    scale, bit_depth = (255, 8) if high <= 255 else (65535, 16)
+    return array.astype(np.float32) / scale, bit_depth
+
+
+def prepare_image(
+    path: str | Path,
+    pixels: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    bit_depth: int = 8,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
+    quality: int = 95,
+) -> Encoded:
+    """Encode ``pixels`` (float H x W or H x W x C, C 1 or 3, in [0, 1]) for ``path``,
+    checking everything first: writing the result can then fail only on I/O.
+
+    The format follows the suffix. Values are clipped to [0, 1] and rounded to
+    ``bit_depth`` (8 or 16; 16 only for PNG and TIFF, other formats get 8).
+    ``alpha`` (H x W) is kept by PNG, TIFF and WebP and dropped by JPEG and BMP;
+    16-bit PNG and WebP have no gray+alpha, so gray with alpha is stored as RGBA
+    there (WebP also stores plain gray as RGB). ``quality`` applies to JPEG and
+    (lossy) WebP; JPEG at quality >= 90 keeps full chroma resolution (4:4:4).
+    ``icc_profile`` is embedded in PNG, JPEG, WebP and TIFF when its colour space
+    (GRAY or RGB) matches the stored pixels. ``exif`` (with its orientation
+    already reset, as ``read_image`` gives it) is embedded in JPEG (shrunk to fit
+    64 KiB), PNG and WebP; TIFF keeps its descriptive IFD0 tags. ``dpi`` (pixels
+    per inch, x and y) goes to every format but WebP, and into the EXIF
+    resolution tags where the EXIF has them. Whatever the format cannot keep is
+    named in the result's ``warnings``. Raises ImageWriteError.
+    """
+    path = Path(path)
+    fmt = format_for_suffix(path)
+    if bit_depth not in (8, 16):
+        raise ImageWriteError(path, f"bit depth must be 8 or 16, not {bit_depth}")
+    if not 0 <= quality <= 100:
+        raise ImageWriteError(path, f"quality must be 0 to 100, not {quality}")
+    dpi = _checked_dpi(path, dpi)
+    colour, alpha = _check_shapes(path, pixels, alpha)
+    notes: list[str] = []
+    if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
+        notes.append(f"16-bit samples stored as 8-bit: {fmt} holds 8 bits per sample")
+        bit_depth = 8
+    if alpha is not None and fmt in ("JPEG", "BMP"):
+        notes.append(f"alpha dropped: {fmt} has no transparency")
+        alpha = None
+    gray_alpha_16 = fmt == "PNG" and alpha is not None and bit_depth == 16
+    if colour.shape[2] == 1 and (fmt == "WEBP" or gray_alpha_16):
+        colour = np.repeat(colour, 3, axis=2)
+    planes = colour if alpha is None else np.concatenate([colour, alpha[..., None]], axis=2)
+    samples = _quantize(planes, bit_depth)
+    icc = _icc_for(fmt, icc_profile, colour.shape[2], notes)
+    exif, tiff_tags = _exif_for(fmt, exif, dpi, notes)
+    if dpi and fmt == "WEBP":
+        dpi = None  # WebP has no resolution field
+    if dpi and not all(1 <= value <= _DPI_MAX[fmt] for value in dpi):
+        notes.append(f"resolution not stored: {fmt} holds 1 to {_DPI_MAX[fmt]:,} dpi")
+        dpi = None
+    encode = encoder(
+        fmt, samples, icc=icc, exif=exif, dpi=dpi, tiff_tags=tiff_tags, quality=quality
+    )
+    return Encoded(path, encode, notes)
+
+
+def prepare_output(
+    path: str | Path, pixels: np.ndarray, source: LoadedImage, *, mask: bool = False
+) -> Encoded:
+    """``prepare_image`` for one pipeline output restored from ``source``: an image
+    keeps the source's alpha, bit depth, ICC profile, EXIF and resolution, with
+    alpha resized and resolution scaled when a stage changed the size (so the
+    print size stays the same); a mask is plain 8-bit gray."""
+    if mask:
+        return prepare_image(path, pixels)
+    shape = np.shape(pixels)
+    alpha, dpi = source.alpha, source.dpi
+    if len(shape) >= 2 and shape[:2] != source.pixels.shape[:2]:
+        height, width = shape[:2]
+        if alpha is not None:
+            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+        if dpi:
+            was_height, was_width = source.pixels.shape[:2]
+            dpi = (dpi[0] * width / was_width, dpi[1] * height / was_height)
+    return prepare_image(
+        path,
+        pixels,
+        alpha=alpha,
+        bit_depth=source.bit_depth,
+        icc_profile=source.icc_profile,
+        exif=source.exif,
+        dpi=dpi,
+    )
 
 
 def write_output(
@@ -177,24 +304,9 @@ def write_output(
     mask: bool = False,
     protect: Iterable[Path] = (),
 ) -> Path:
-    """Write one pipeline output restored from ``source``: an image keeps the source's
-    alpha (resized to the output when a stage changed the size), bit depth, ICC
-    profile and EXIF; a mask is written as plain 8-bit gray."""
-    if mask:
-        return write_image(path, pixels, protect=protect)
-    alpha = source.alpha
-    height, width = np.shape(pixels)[:2]
-    if alpha is not None and alpha.shape != (height, width):
-        alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-    return write_image(
-        path,
-        pixels,
-        alpha=alpha,
-        bit_depth=source.bit_depth,
-        icc_profile=source.icc_profile,
-        exif=source.exif,
-        protect=protect,
-    )
+    """Write one pipeline output restored from ``source`` (see ``prepare_output``)
+    atomically; ``protect`` as for ``write_image``. Returns ``path``."""
+    return write_encoded(prepare_output(path, pixels, source, mask=mask), protect)
 
 
 def write_image(
@@ -205,53 +317,40 @@ def write_image(
     bit_depth: int = 8,
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
     quality: int = 95,
     protect: Iterable[Path] = (),
 ) -> Path:
-    """Encode ``pixels`` (float H x W or H x W x C, C 1 or 3) into ``path`` atomically.
+    """Encode ``pixels`` into ``path`` (see ``prepare_image``) atomically.
 
-    The format follows the suffix. Values are clipped to [0, 1] and rounded to
-    ``bit_depth`` (8 or 16; 16 only for PNG and TIFF, other formats get 8).
-    ``alpha`` (H x W) is kept by PNG, TIFF and WebP and dropped by JPEG and BMP;
-    16-bit PNG and WebP have no gray+alpha, so gray with alpha is stored as RGBA
-    there (WebP also stores plain gray as RGB). ``quality`` applies to JPEG and
-    (lossy) WebP; JPEG at quality >= 90 keeps full chroma resolution (4:4:4).
-    ``icc_profile`` is embedded in PNG, JPEG, WebP and TIFF (not BMP) when its
-    colour space (GRAY or RGB) matches the stored pixels. ``exif`` (with its
-    orientation already reset, as ``read_image`` gives it) is embedded in JPEG,
-    PNG and WebP. The file is encoded next to ``path`` and moved over
-    it only once complete; parent folders are created. An existing file that
-    resolves to a path in ``protect`` is never overwritten. Returns ``path``;
-    raises ImageWriteError.
+    The file is encoded next to ``path`` and moved over it only once complete;
+    parent folders are created. An existing file that resolves to a path in
+    ``protect`` is never overwritten. Returns ``path``; raises ImageWriteError.
     """
-    path = Path(path)
-    fmt = format_for_suffix(path)
-    if bit_depth not in (8, 16):
-        raise ImageWriteError(path, f"bit depth must be 8 or 16, not {bit_depth}")
+    encoded = prepare_image(
+        path,
+        pixels,
+        alpha=alpha,
+        bit_depth=bit_depth,
+        icc_profile=icc_profile,
+        exif=exif,
+        dpi=dpi,
+        quality=quality,
+    )
+    return write_encoded(encoded, protect)
+
+
+def write_encoded(encoded: Encoded, protect: Iterable[Path] = ()) -> Path:
+    """Write ``encoded`` atomically, never over a file in ``protect``."""
+    path = encoded.path
     if _is_protected(path, protect):
         raise ImageWriteError(path, "refusing to overwrite an input file")
-    if fmt not in ("PNG", "TIFF"):
-        bit_depth = 8
-    if fmt in ("JPEG", "BMP"):
-        alpha = None
-    colour, alpha = _check_shapes(path, pixels, alpha)
-    gray_alpha_16 = fmt == "PNG" and alpha is not None and bit_depth == 16
-    if colour.shape[2] == 1 and (fmt == "WEBP" or gray_alpha_16):
-        colour = np.repeat(colour, 3, axis=2)
-    planes = [colour] if alpha is None else [colour, alpha[..., None]]
-    samples = _quantize(np.concatenate(planes, axis=2) if len(planes) > 1 else colour, bit_depth)
-    icc = icc_profile if icc_profile and _icc_fits(icc_profile, colour.shape[2]) else None
-
-    def encode(fh: BinaryIO) -> None:
-        _encode(fh, fmt, samples, icc, exif, quality)
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, encode)
-    except ImageWriteError:
-        raise
+        write_atomically(path, encoded.encode)
     except Exception as exc:
-        raise ImageWriteError(path, f"cannot write {fmt} ({_one_line(exc)})") from exc
+        fmt = format_for_suffix(path)
+        raise ImageWriteError(path, f"cannot write {fmt} ({one_line(exc)})") from exc
     return path
 
 
@@ -263,123 +362,11 @@ def _is_protected(path: Path, protect: Iterable[Path]) -> bool:
     return any(target == Path(p).resolve() for p in protect)
 
 
-def _decode(path: Path, data: bytes) -> tuple[np.ndarray, bytes | None, str, object]:
-    """Samples (gray, gray+alpha, RGB or RGBA; uint8 or uint16), ICC, format, orientation."""
-    try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        if data[:4] in _TIFF_MAGIC:  # e.g. 16-bit gray+alpha, which Pillow cannot open
-            return _decode_tifffile(path, data)
-        raise ImageReadError(path, "not a recognised image file") from None
-    with image:
-        fmt = _FORMAT_BY_PILLOW.get(image.format or "")
-        if fmt is None:
-            raise ImageReadError(path, f"unsupported image format {image.format}")
-        if image.width == 0 or image.height == 0:
-            raise ImageReadError(path, "image has zero size")
-        stored_orientation = image.getexif().get(_ORIENTATION, 1)
-        image.load()  # decodes everything: truncated or corrupt data fails here
-        # Pillow's TIFF load() applies the Orientation tag and drops it; others keep it.
-        orientation = image.getexif().get(_ORIENTATION, 1)
-        icc = image.info.get("icc_profile") or None
-        if _source_bits(image, data) == 16 and image.mode in ("RGB", "RGBA"):
-            # Pillow keeps only 8 bits of 16-bit colour samples.
-            gray = fmt == "PNG" and data[25] == 4  # PNG colour type 4: gray + alpha
-            return _decode_opencv(path, data, fmt, gray), icc, fmt, stored_orientation
-        if image.mode in _GRAY16_MODES:
-            return np.asarray(image, dtype=np.uint16), icc, fmt, orientation
-        target = _TARGET_MODE.get(image.mode)
-        if target is None:
-            raise ImageReadError(path, f"unsupported pixel mode {image.mode}")
-        if target in ("L", "RGB") and "transparency" in image.info:
-            target += "A"
-        pixels: Image.Image = image if image.mode == target else image.convert(target)
-        return np.asarray(pixels), icc, fmt, orientation
-
-
-def _source_bits(image: Image.Image, data: bytes) -> int:
-    """Bits per sample stored in a PNG or TIFF file (8 for the other formats)."""
-    if image.format == "PNG":
-        return data[24]  # IHDR bit depth
-    if image.format == "TIFF" and isinstance(image, TiffImagePlugin.TiffImageFile):
-        bits = image.tag_v2.get(258, 8)
-        return max(bits) if isinstance(bits, tuple) else int(bits)
-    return 8
-
-
-def _decode_opencv(path: Path, data: bytes, fmt: str, gray: bool) -> np.ndarray:
-    """16-bit colour samples of a PNG or TIFF, RGB(A) order, orientation not applied."""
-    if fmt == "TIFF":
-        data = _without_tiff_orientation(data)
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
-        raise ImageReadError(path, "cannot decode 16-bit samples")
-    if gray:  # OpenCV expands gray+alpha to BGRA
-        return decoded[..., [0, 3]]
-    return decoded[..., [2, 1, 0, 3][: decoded.shape[2]]]
-
-
-def _without_tiff_orientation(data: bytes) -> bytes:
-    """``data`` with its Orientation tag set to 1, for OpenCV to leave the samples as stored.
-
-    OpenCV 5 turns TIFFs by their Orientation tag even with IMREAD_UNCHANGED
-    (4.x does not); read_image applies the orientation itself.
-    """
-    with tifffile.TiffFile(io.BytesIO(data)) as tif:
-        tag = tif.pages.first.tags.get(274)
-        if tag is None or tag.dtype != tifffile.DATATYPE.SHORT:
-            return data
-        patched = bytearray(data)
-        struct.pack_into(tif.byteorder + "H", patched, tag.valueoffset, 1)
-        return bytes(patched)
-
-
-def _decode_tifffile(path: Path, data: bytes) -> tuple[np.ndarray, bytes | None, str, object]:
-    """Decode a TIFF that Pillow cannot open (gray, gray+alpha, RGB or RGBA only)."""
-    with tifffile.TiffFile(io.BytesIO(data)) as tif:
-        page = tif.pages.first
-        photometric = tifffile.PHOTOMETRIC(page.photometric)
-        if photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
-            raise ImageReadError(path, f"unsupported TIFF photometric {photometric.name}")
-        samples = page.asarray()
-        if page.axes.startswith("S"):  # planar configuration: samples first
-            samples = np.moveaxis(samples, 0, -1)
-        channels = 1 if samples.ndim == 2 else samples.shape[2]
-        allowed = (1, 2) if photometric == tifffile.PHOTOMETRIC.MINISBLACK else (3, 4)
-        if samples.ndim not in (2, 3) or channels not in allowed:
-            raise ImageReadError(path, f"unsupported TIFF layout {page.axes} {samples.shape}")
-        icc = page.tags.valueof(34675)
-        return samples, bytes(icc) if icc else None, "TIFF", page.tags.valueof(274, 1)
-
-
-def _orient(samples: np.ndarray, orientation: object) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to H x W x C samples, giving upright ones."""
-    if orientation == 2:
-        return samples[:, ::-1]
-    if orientation == 3:
-        return samples[::-1, ::-1]
-    if orientation == 4:
-        return samples[::-1]
-    if orientation == 5:
-        return samples.swapaxes(0, 1)
-    if orientation == 6:
-        return np.rot90(samples, -1)
-    if orientation == 7:
-        return samples[::-1, ::-1].swapaxes(0, 1)
-    if orientation == 8:
-        return np.rot90(samples)
-    return samples
-
-
-def _icc_fits(icc: bytes, channels: int) -> bool:
-    """Whether an ICC profile's data colour space suits 1 (gray) or 3 (RGB) channels."""
-    return icc[16:20] == (b"GRAY" if channels == 1 else b"RGB ")
-
-
 def _check_shapes(
     path: Path, pixels: np.ndarray, alpha: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``pixels`` as H x W x C (C 1 or 3) and ``alpha`` as H x W, or ImageWriteError."""
+    """``pixels`` as H x W x C (C 1 or 3) and ``alpha`` as H x W, both finite floats
+    (or bool), or ImageWriteError."""
     colour = np.asarray(pixels)
     if colour.ndim == 2:
         colour = colour[..., None]
@@ -387,6 +374,7 @@ def _check_shapes(
         raise ImageWriteError(path, f"pixels must have shape H x W x 1 or 3, not {colour.shape}")
     if colour.shape[0] == 0 or colour.shape[1] == 0:
         raise ImageWriteError(path, "image has zero size")
+    _check_values(path, "pixels", colour)
     if alpha is None:
         return colour, None
     alpha = np.asarray(alpha)
@@ -394,87 +382,77 @@ def _check_shapes(
         alpha = alpha[..., 0]
     if alpha.shape != colour.shape[:2]:
         raise ImageWriteError(path, f"alpha shape {alpha.shape} does not match {colour.shape}")
+    _check_values(path, "alpha", alpha)
     return colour, alpha
+
+
+def _check_values(path: Path, name: str, values: np.ndarray) -> None:
+    """Refuse samples that are not floats (or bool), or not finite."""
+    if values.dtype.kind not in "fb":
+        raise ImageWriteError(path, f"{name} must be floats in [0, 1], not {values.dtype}")
+    if not np.isfinite(values).all():
+        verb = "contain" if name == "pixels" else "contains"
+        raise ImageWriteError(path, f"{name} {verb} NaN or infinite values")
 
 
 def _quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
     """Float samples clipped to [0, 1] and rounded to uint8 or uint16."""
-    scaled = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0)
+    scaled = np.array(values, dtype=np.float32)
     np.clip(scaled, 0.0, 1.0, out=scaled)
     scaled *= 65535 if bit_depth == 16 else 255
     np.rint(scaled, out=scaled)
     return scaled.astype(np.uint16 if bit_depth == 16 else np.uint8)
 
 
-def _encode(
-    fh: BinaryIO,
-    fmt: str,
-    samples: np.ndarray,
-    icc: bytes | None,
-    exif: bytes | None,
-    quality: int,
-) -> None:
-    """Write ``samples`` (H x W x C, C 1-4, alpha last) to ``fh`` as ``fmt``."""
-    channels = samples.shape[2]
-    if fmt == "TIFF":
-        tifffile.imwrite(
-            fh,
-            samples[..., 0] if channels == 1 else samples,
-            photometric="minisblack" if channels <= 2 else "rgb",
-            extrasamples=("unassalpha",) if channels in (2, 4) else None,
-            compression="zlib",
-            predictor=True,
-            iccprofile=icc,
-            metadata=None,
-        )
-    elif samples.dtype == np.uint16:  # PNG: Pillow cannot write 16-bit colour
-        bgr = samples[..., 0] if channels == 1 else samples[..., [2, 1, 0, 3][:channels]]
-        ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr))
-        if not ok:
-            raise ValueError("OpenCV could not encode a 16-bit PNG")
-        png = encoded.tobytes()
-        if icc:
-            png = _with_chunk(png, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
-        if exif:
-            png = _with_chunk(png, b"eXIf", exif.removeprefix(b"Exif\x00\x00"))
-        fh.write(png)
-    else:
-        options: dict[str, object] = {"icc_profile": icc} if icc and fmt != "BMP" else {}
-        fits = fmt in ("PNG", "WEBP") or (fmt == "JPEG" and len(exif or b"") <= _JPEG_APP1_MAX)
-        if exif and fits:  # a JPEG APP1 segment holds at most 64 KiB
-            options["exif"] = exif
-        if fmt in ("JPEG", "WEBP"):
-            options["quality"] = quality
-        if fmt == "JPEG" and quality >= 90:
-            options["subsampling"] = 0  # 4:4:4: keep full colour resolution at high quality
-        if fmt == "WEBP":
-            options["exact"] = True  # keep colour under transparent pixels
-        Image.fromarray(samples[..., 0] if channels == 1 else samples).save(
-            fh, format=fmt, **options
-        )
-
-
-def _upright_exif(data: bytes, fmt: str) -> bytes | None:
-    """The EXIF block of a JPEG, PNG or WebP file with its orientation reset to 1
-    (``read_image`` has turned the pixels upright); None when there is none."""
-    if fmt not in ("JPEG", "PNG", "WEBP"):
+def _icc_for(fmt: str, icc: bytes | None, channels: int, notes: list[str]) -> bytes | None:
+    """``icc`` if the output keeps it, else None with a note saying why."""
+    if not icc:
         return None
-    with Image.open(io.BytesIO(data)) as image:
-        exif = image.getexif()
-        if not exif:
-            return None
-        if _ORIENTATION in exif:
-            exif[_ORIENTATION] = 1
-        return exif.tobytes()
+    if fmt == "BMP":
+        notes.append("ICC profile dropped: BMP output holds none")
+        return None
+    if mismatch := metadata.icc_mismatch(icc, channels):
+        notes.append(mismatch)
+        return None
+    return icc
 
 
-def _with_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
-    """``png`` with a chunk of type ``kind`` holding ``data`` inserted right after IHDR."""
-    body = kind + data
-    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
-    return png[:_PNG_HEADER_END] + chunk + png[_PNG_HEADER_END:]
+def _checked_dpi(path: Path, dpi: tuple[float, float] | None) -> tuple[float, float] | None:
+    """``dpi`` as two positive finite floats, or ImageWriteError."""
+    if dpi is None:
+        return None
+    try:
+        x, y = (float(value) for value in dpi)
+    except (TypeError, ValueError):
+        raise ImageWriteError(path, f"dpi must be two numbers, not {dpi!r}") from None
+    if not all(math.isfinite(value) and value > 0 for value in (x, y)):
+        raise ImageWriteError(path, f"dpi must be positive, not {x:g} x {y:g}")
+    return x, y
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _exif_for(
+    fmt: str, exif: bytes | None, dpi: tuple[float, float] | None, notes: list[str]
+) -> tuple[bytes | None, dict[int, str]]:
+    """What the output keeps of ``exif``: a block for JPEG, PNG and WebP, ASCII tags
+    for TIFF; notes say what is lost."""
+    if not exif:
+        return None, {}
+    if fmt == "BMP":
+        notes.append("EXIF dropped: BMP holds none")
+        return None, {}
+    try:
+        tags = metadata.load_exif(exif)
+        if dpi:
+            metadata.with_resolution(tags, dpi)
+        if fmt == "TIFF":
+            kept, lost = metadata.tiff_tags(tags)
+            notes += lost
+            return None, kept
+        if fmt == "JPEG":
+            block, lost = metadata.fit_jpeg(tags)
+            notes += lost
+            return block, {}
+        return tags.tobytes(), {}
+    except Exception as exc:  # a damaged block is dropped, not a reason to fail
+        notes.append(f"EXIF dropped: unreadable ({one_line(exc)})")
+        return None, {}

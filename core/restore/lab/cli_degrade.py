@@ -49,13 +49,13 @@ def degrade(
 
     from restore.api.errors import RestoreError
     from restore.app.runner import FileOutcome
-    from restore.io.files import discover
+    from restore.io.files import discover, name_key
     from restore.lab.degrade import RECIPES, file_seed, load_recipe
 
     if list_:
         out = Console()
         for name, builtin in RECIPES.items():
-            say(f"[bold]{name}[/]: {builtin.description}", out)
+            say((name, "bold"), f": {builtin.description}", out=out)
         return
     if recipe is None or source is None:
         raise fail("expected RECIPE and SOURCE (or --list)")
@@ -67,21 +67,24 @@ def degrade(
     if not files:
         raise fail(f"{source}: no image files found")
     outcomes = []
-    claimed: dict[Path, Path] = {}
-    for path, relative in files:
+    claimed: dict[str, Path] = {}
+    for item in files:
+        path, relative = item.path, item.relative
         start = time.perf_counter()
         target = output / relative.with_suffix(".png")
         try:
-            if target in claimed:
+            if item.problem:
+                raise RestoreError(f"{path}: {item.problem}")
+            if name_key(target) in claimed:
                 raise RestoreError(
-                    f"{path}: output {target} is already written from {claimed[target]}"
+                    f"{path}: output {target} is already written from {claimed[name_key(target)]}"
                 )
-            claimed[target] = relative
+            claimed[name_key(target)] = relative
             written = _degrade_file(chosen, path, target, file_seed(seed, relative))
             outcome = FileOutcome(relative, "done", written=written)
         except RestoreError as error:
             outcome = FileOutcome(relative, "failed", message=str(error))
-            say(f"[red]failed:[/] {outcome.message}")
+            say(("failed: ", "red"), outcome.message)
         outcome.seconds = time.perf_counter() - start
         outcomes.append(outcome)
     console.print(summary(outcomes))

@@ -56,7 +56,7 @@ def train(
     registry = Registry.from_entry_points()
     if list_:
         for name, known in training_recipes(registry).items():
-            say(f"[bold]{name}[/]: {known.description}", Console())
+            say((name, "bold"), f": {known.description}", out=Console())
         return
     if recipe is None or out is None:
         raise fail("expected RECIPE and --out (or --list)")
@@ -113,5 +113,5 @@ def train(
     say(
         f"wrote {out} ({manifest.parameters} parameters, validation PSNR "
         f"{manifest.quality['validation_psnr']:.2f} dB, sha256 {manifest.sha256[:12]}…)",
-        Console(),
+        out=Console(),
     )

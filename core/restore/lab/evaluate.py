@@ -330,7 +330,8 @@ def pairs_from_recipe(
         raise RestoreError(f"{clean_dir}: no image files found")
 
     def generate() -> Iterator[Pair]:
-        for path, relative in files:
+        for item in files:
+            path, relative = item.path, item.relative
             clean = read_image(path).pixels
             degraded = chosen.apply(clean, file_seed(seed, relative)).image
             yield relative.as_posix(), degraded, clean
@@ -375,7 +376,8 @@ def _by_stem(folder: Path) -> dict[str, tuple[Path, Path]]:
     if not folder.is_dir():
         raise RestoreError(f"{folder}: not a folder")
     found: dict[str, tuple[Path, Path]] = {}
-    for path, relative in discover(folder):
+    for item in discover(folder):
+        path, relative = item.path, item.relative
         key = relative.with_suffix("").as_posix()
         if key in found:
             raise RestoreError(

@@ -17,10 +17,12 @@ import pluggy
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from restore.api import hookspecs
-from restore.app.cli.terminal import console, say
+from restore.app.cli.terminal import Part, console, error, say, warning
+from restore.io.limits import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from restore.app.pipeline import Pipeline
@@ -54,17 +56,19 @@ def load_pipeline(pipeline: Path, overrides: list[str] | None) -> Pipeline:
 
     registry = Registry.from_entry_points()
     for info in registry.broken():
-        say(f"[yellow]warning:[/] plugin {info.name!r} not loaded: {info.error}")
+        warning(f"plugin {info.name!r} not loaded: {info.error}")
     return Pipeline.from_yaml(pipeline, registry=registry, overrides=overrides or [])
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    say(f"[red]error:[/] {message}")
+    """Print ``error: message`` and return the exit to raise."""
+    error(message)
     return typer.Exit(code)
 
 
 def summary(outcomes: list[FileOutcome]) -> Table:
-    """The per-file table printed at the end of a batch."""
+    """The per-file table printed at the end of a batch: status, time, the files
+    written (or why not), and notes (conditional nodes, metadata not kept)."""
     table = Table(title="restore summary")
     for column in ("file", "status", "seconds", "note"):
         table.add_column(column, overflow="fold")
@@ -72,10 +76,10 @@ def summary(outcomes: list[FileOutcome]) -> Table:
     for outcome in outcomes:
         note = outcome.message or ", ".join(p.name for p in outcome.written)
         table.add_row(
-            str(outcome.source),
-            f"[{styles[outcome.status]}]{outcome.status}[/]",
+            Text(str(outcome.source)),
+            Text(outcome.status, style=styles[outcome.status]),
             f"{outcome.seconds:.2f}",
-            note,
+            Text("\n".join([note, *outcome.notes])),
         )
     return table
 
@@ -110,38 +114,57 @@ def run(
     skip_existing: Annotated[
         bool, typer.Option("--skip-existing", help="skip files whose outputs exist")
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="replace existing outputs (never an input file)"),
+    ] = False,
     format_: Annotated[
         str | None, typer.Option("--format", help="output extension, e.g. png (default: input's)")
     ] = None,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels", help="refuse larger images, checked before decoding; 0 = no limit"
+        ),
+    ] = DEFAULT_MAX_PIXELS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
-    """Run PIPELINE on SOURCE and write the results into --output."""
+    """Run PIPELINE on SOURCE and write the results into --output.
+
+    Outputs go only into --output, under the input's relative path. A file that
+    exists is never replaced (unless --overwrite; an input never), and an
+    image's outputs appear all together or not at all.
+    """
     from restore.api.errors import Cancelled, RestoreError
     from restore.app.cli.progress import RichObserver
     from restore.app.runner import BatchRunner
 
     if tile < 0 or overlap < 0 or batch < 1:
         raise fail("--tile and --overlap must be >= 0, --batch >= 1")
+    if max_pixels < 0:
+        raise fail(f"--max-pixels {max_pixels}: must be >= 0 (0 = no limit)")
     try:
         restorer = load_pipeline(pipeline, set_)
         options = restorer.tile_options(tile=tile, overlap=overlap, batch_size=batch, device=device)
-    except (RestoreError, ValueError) as error:
-        raise fail(str(error)) from None
-    runner = BatchRunner(
-        restorer,
-        output,
-        options,
-        skip_existing=skip_existing,
-        suffix=format_,
-    )
+        runner = BatchRunner(
+            restorer,
+            output,
+            options,
+            skip_existing=skip_existing,
+            overwrite=overwrite,
+            suffix=format_,
+            max_pixels=max_pixels or None,
+        )
+    except (RestoreError, ValueError) as problem:
+        raise fail(str(problem)) from None
     try:
         with RichObserver(console, enabled=not quiet) as observer:
             runner.observer = observer
             outcomes = runner.run(source)
     except Cancelled:
         raise fail("cancelled", 130) from None
-    except RestoreError as error:
-        raise fail(str(error)) from None
+    except RestoreError as problem:
+        raise fail(str(problem)) from None
     if not outcomes:
         raise fail(f"{source}: no image files found")
     console.print(summary(outcomes))
@@ -167,9 +190,9 @@ def check(
 
     try:
         restorer = load_pipeline(pipeline, set_)
-    except PipelineError as error:
-        for problem in error.problems:
-            say(f"[red]error:[/] {pipeline}: {problem}")
+    except PipelineError as problem:
+        for line in problem.problems:
+            error(f"{pipeline}: {line}")
         raise typer.Exit(2) from None
     order = " -> ".join(node.id for node in restorer.plan.nodes)
     say(f"{pipeline}: ok ({order})")
@@ -188,27 +211,31 @@ def plugins(
         return
     out = Console()
     for plugin in described:
-        state = (
-            f"[red]error: {plugin['error']}[/]"
+        state: Part = (
+            (f"error: {plugin['error']}", "red")
             if plugin["error"]
-            else f"[yellow]skipped: {plugin['skipped']}[/]"
+            else (f"skipped: {plugin['skipped']}", "yellow")
             if plugin["skipped"]
             else f"version {plugin['version']}"
         )
-        say(f"[bold]{plugin['name']}[/] ({plugin['module']}) {state}", out)
+        say((plugin["name"], "bold"), f" ({plugin['module']}) ", state, out=out)
         for stage in plugin["stages"]:
             tiling = stage["tiling"]
-            out.print(
-                f"  [cyan]{stage['name']}[/]: {stage['summary']} [dim](tiling "
-                f"{tiling['policy']}, halo {tiling['halo']}, scale {tiling['scale']}, "
-                f"multiple {tiling['multiple']}, precisions {', '.join(tiling['precisions'])})[/]"
+            say(
+                "  ",
+                (stage["name"], "cyan"),
+                f": {stage['summary']} ",
+                (
+                    f"(tiling {tiling['policy']}, halo {tiling['halo']}, "
+                    f"scale {tiling['scale']}, multiple {tiling['multiple']}, "
+                    f"precisions {', '.join(tiling['precisions'])})",
+                    "dim",
+                ),
+                out=out,
             )
             for name, schema in stage["params"].items():
                 default = schema.get("default", "required")
-                out.print(
-                    f"      {name} = {default!r}  {schema.get('description', '')}",
-                    highlight=False,
-                )
+                say(f"      {name} = {default!r}  {schema.get('description', '')}", out=out)
 
 
 def add_commands(target: typer.Typer) -> None:
@@ -218,8 +245,8 @@ def add_commands(target: typer.Typer) -> None:
     for entry_point in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=str):
         try:
             manager.register(entry_point.load(), name=entry_point.name)
-        except Exception as error:  # a broken extension must not take the CLI down
-            say(f"[yellow]warning:[/] commands {entry_point.name!r} not loaded: {error}")
+        except Exception as problem:  # a broken extension must not take the CLI down
+            warning(f"commands {entry_point.name!r} not loaded: {problem}")
     manager.hook.register_commands(app=target)
 
 

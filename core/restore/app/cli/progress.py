@@ -6,22 +6,32 @@ from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from restore.app.cli.terminal import say
 from restore.app.runner import BatchObserver, FileOutcome
 
 
 class RichObserver(BatchObserver):
-    """Shows batch progress on a rich console; reports failures as they happen."""
+    """Shows batch progress (files counted up front, time left) on a rich console;
+    reports failures as they happen. File and node names are shown literally."""
 
     def __init__(self, console: Console, *, enabled: bool = True) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             console=console,
             disable=not enabled,
             transient=True,
@@ -41,8 +51,12 @@ class RichObserver(BatchObserver):
     ) -> None:
         self.progress.stop()
 
+    def batch_started(self, total: int) -> None:
+        self.progress.update(self.images, total=total, completed=0)
+
     def file_started(self, source: Path, index: int, total: int) -> None:
         self.progress.update(self.images, total=total, completed=index, description=source.name)
+        self.progress.reset(self.tile_task, total=None, description="tiles")
 
     def tiles(self, node: str, done: int, total: int) -> None:
         self.progress.update(self.tile_task, total=total, completed=done, description=node)
@@ -50,4 +64,4 @@ class RichObserver(BatchObserver):
     def file_finished(self, outcome: FileOutcome) -> None:
         self.progress.advance(self.images)
         if outcome.status == "failed":
-            say(f"[red]failed:[/] {outcome.message}", self.console)
+            say(("failed: ", "red"), outcome.message, out=self.console)
