@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from restore.api.errors import ImageWriteError, RestoreError
 from restore.app.cli.main import app
 from restore.io.images import read_image, write_image
 from restore.testing import synthetic_photo
@@ -153,3 +154,38 @@ def test_a_file_the_batch_did_not_write_is_never_replaced(photos: Path, tmp_path
     assert "b.mask.png: already exists" in result.output
     assert (out / "nested" / "b.mask.png").read_bytes() == b"someone else's"
     assert not (out / "nested" / "b.jpg").exists()  # all of an image's outputs, or none
+
+
+def test_a_file_and_a_folder_of_the_same_name_collide_before_any_work(tmp_path: Path) -> None:
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    write_image(photos / "c.jpg", synthetic_photo(24, 24, seed=1))
+    write_image(photos / "c.mask.png" / "d.png", synthetic_photo(24, 24, seed=2))
+    result = runner.invoke(app, [INPAINT, str(photos), "-o", str(out), "-q"])
+    assert result.exit_code == 1 and "1 done, 0 skipped, 1 failed" in result.output
+    assert "same file as that of" in result.output
+    assert read_image(out / "c.mask.png").pixels.shape == (24, 24, 1)
+
+
+def test_names_are_printed_exactly(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    for name in ("bad [red]file.png", "esc\x1b[31m.png", "cr\rx.png"):
+        (photos / name).parent.mkdir(parents=True, exist_ok=True)
+        (photos / name).write_bytes(b"not an image")
+    result = runner.invoke(app, [SHARPEN, str(photos), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 1 and "0 done, 0 skipped, 3 failed" in result.output
+    assert "bad [red]file.png: not a recognised image file" in result.output
+    assert "esc\\x1b[31m.png" in result.output and "\x1b[31m" not in result.output
+    assert "cr\\rx.png" in result.output and "\r" not in result.output
+
+
+def test_library_save_never_replaces_its_source(tmp_path: Path) -> None:
+    from restore import Pipeline
+
+    path = write_image(tmp_path / "in.png", synthetic_photo(24, 32, seed=3))
+    before = path.read_bytes()
+    result = Pipeline.from_yaml(SHARPEN).run(path)
+    with pytest.raises(ImageWriteError, match="refusing to overwrite an input"):
+        result.save(path)
+    with pytest.raises(RestoreError, match="no output 'nope'"):
+        result.save(tmp_path / "x.png", "nope")
+    assert path.read_bytes() == before

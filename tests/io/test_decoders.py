@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import re
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -430,3 +433,53 @@ def test_pixel_limit_lets_smaller_files_through(tmp_path: Path) -> None:
     assert read_image(path, max_pixels=30).pixels.shape == (5, 6, 1)
     with pytest.raises(ValueError, match="max_pixels"):
         read_image(path, max_pixels=-1)
+
+
+def test_signed_and_float_tiff_samples_are_refused(tmp_path: Path) -> None:
+    for dtype in (np.int8, np.int16, np.float32):
+        path = tmp_path / f"{np.dtype(dtype).name}.tif"
+        tifffile.imwrite(path, np.array([[-1, 0, 1, 100]] * 4, dtype))
+        with pytest.raises(ImageReadError, match="unsupported TIFF sample format"):
+            read_image(path)
+
+
+def test_a_strip_that_inflates_beyond_the_image_is_refused(tmp_path: Path) -> None:
+    """A 16 x 16 TIFF whose one strip inflates to 64 MiB: no header shows it."""
+
+    path = tmp_path / "strip-bomb.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint16), compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        offsets, counts = page.tags[273], page.tags[279]
+        byteorder = tif.byteorder
+    bomb = zlib.compress(b"\0" * (64 << 20), 9)
+    data = bytearray(path.read_bytes())
+    start = len(data)
+    data += bomb
+    kind = {3: "H", 4: "I"}
+    struct.pack_into(byteorder + kind[offsets.dtype], data, offsets.valueoffset, start)
+    struct.pack_into(byteorder + kind[counts.dtype], data, counts.valueoffset, len(bomb))
+    path.write_bytes(bytes(data))
+
+    def reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the decoder was reached")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tifffile.TiffPage, "asarray", reached)
+        with pytest.raises(ImageReadError, match="inflates beyond the image"):
+            read_image(path)
+
+
+def test_files_too_large_for_the_pixel_limit_are_not_read(tmp_path: Path) -> None:
+    sparse = tmp_path / "sparse.png"
+    with open(sparse, "wb") as fh:
+        fh.truncate(3 << 30)  # 3 GB of nothing, no disk used
+    with pytest.raises(ImageReadError, match="larger than any image within the pixel limit"):
+        read_image(sparse)
+
+
+def test_pipes_are_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageReadError, match="not a regular file"):
+        read_image(fifo)

@@ -431,7 +431,7 @@ def test_read_errors(tmp_path: Path) -> None:
     Image.fromarray(photo8(3)).save(tmp_path / "a.gif")
     assert_read_error(tmp_path / "a.gif", "unsupported image format GIF")
     Image.new("F", (4, 3)).save(tmp_path / "f.tif")
-    assert_read_error(tmp_path / "f.tif", "unsupported pixel mode F")
+    assert_read_error(tmp_path / "f.tif", "unsupported TIFF sample format")
     header = struct.pack(">IIBBBBB", 0, 5, 8, 0, 0, 0, 0)
     (tmp_path / "zero.png").write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header))
     assert_read_error(tmp_path / "zero.png", "not a recognised image")

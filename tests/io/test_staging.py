@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -128,9 +129,55 @@ def test_temporaries_of_dead_plain_writes_are_removed(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     (tmp_path / "sub").mkdir()
-    left = tmp_path / "sub" / f".a.png.restore-{dead}-00ff00ff.tmp"
+    left = tmp_path / "sub" / f".restore-{dead}-00ff00ff.tmp"
     left.write_bytes(b"half")
-    mine = tmp_path / f".b.png.restore-{os.getpid()}-00ff00ff.tmp"
+    mine = tmp_path / f".restore-{os.getpid()}-00ff00ff.tmp"
     mine.write_bytes(b"being written")
     assert clean_leftovers(tmp_path) == [left]
     assert mine.exists()
+
+
+def test_no_folder_is_made_through_a_link_out_of_the_output_folder(tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere)
+    with Staging(out) as staging, pytest.raises(ImageWriteError, match="outside"):
+        staging.commit([Item(out / "sub" / "deep" / "a.png")])
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_linked_staging_folder_is_refused(tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / STAGING_FOLDER).symlink_to(elsewhere)
+    with pytest.raises(ImageWriteError, match="plain folder"):
+        clean_leftovers(out)
+    with pytest.raises(ImageWriteError, match="plain folder"), Staging(out):
+        pass
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_forged_journal_removes_nothing_it_did_not_write(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    dead = out / STAGING_FOLDER / "1-deadbeef"
+    dead.mkdir(parents=True)
+    (dead / "lock").touch()
+    (out / "a.png").write_text("keep me too")
+    forged = [
+        [str(victim), str(victim)],
+        [str(out / "a.png"), str(out / "a.png")],
+        [str(out / ".restore-1-deadbeef-1.tmp"), str(victim)],
+    ]
+    (dead / "journal.json").write_text(json.dumps(forged))
+    clean_leftovers(out)
+    assert victim.read_text() == "keep me" and (out / "a.png").read_text() == "keep me too"
+
+
+def test_long_names_fit(tmp_path: Path) -> None:
+    target = tmp_path / ("L" * 240 + ".mask.png")
+    with Staging(tmp_path) as staging:
+        assert staging.commit([Item(target)]) == [target]

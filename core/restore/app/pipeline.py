@@ -21,7 +21,7 @@ from restore.engine.context import (
     resolve_device,
 )
 from restore.engine.graph import Plan, bind
-from restore.io.images import image_from_array, read_image
+from restore.io.images import DEFAULT_MAX_PIXELS, image_from_array, read_image
 
 __all__ = ["Pipeline", "RunResult"]
 
@@ -80,14 +80,19 @@ class Pipeline:
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         progress: TileProgress | None = None,
         cancel: CancelToken | None = None,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ) -> RunResult:
         """Restore one image (a file path, or an H x W (x C) uint8, uint16 or float
         array; 2 or 4 channels carry alpha) through the same runner as the CLI.
 
-        ``overrides`` (``{node: {param: value}}``) apply to this image only. The
-        result keeps the source's alpha, bit depth, ICC profile and EXIF:
+        ``overrides`` (``{node: {param: value}}``) apply to this image only; a file
+        over ``max_pixels`` (None: no limit) is refused from its header. The result
+        keeps the source's alpha, bit depth, ICC profile, EXIF and resolution:
         ``result.save("out.png")`` writes it with nothing lost.
         """
-        source = read_image(image) if isinstance(image, str | Path) else image_from_array(image)
+        if isinstance(image, str | Path):
+            source = read_image(image, max_pixels=max_pixels)
+        else:
+            source = image_from_array(image)
         context = RunContext(options or self.tile_options(), progress, cancel)
         return restore_image(self, source, context, overrides)

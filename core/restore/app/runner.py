@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -75,17 +75,23 @@ class RunResult:
     def encoded(self, path: str | Path, output: str | None = None) -> Encoded:
         """``output`` (default: the main image) encoded for ``path``, not yet written."""
         key = output or self.main
+        if key not in self.outputs:
+            known = ", ".join(self.outputs) or "none"
+            raise RestoreError(f"no output {key!r} in this result (outputs: {known})")
         mask = self.kinds.get(key) is PortKind.MASK
         return prepare_output(Path(path), self.outputs[key], self.source, mask=mask)
 
-    def save(self, path: str | Path, output: str | None = None, **kwargs: Any) -> Path:
+    def save(
+        self, path: str | Path, output: str | None = None, *, protect: Iterable[Path] = ()
+    ) -> Path:
         """Write ``output`` (default: the main image) to ``path`` through the same
-        writer the CLI uses; keyword arguments (``protect``) go to ``write_encoded``.
+        writer the CLI uses, never over the source file or a path in ``protect``.
         What the file format cannot hold (alpha in JPEG ...) is a MetadataWarning."""
         encoded = self.encoded(path, output)
         for message in encoded.warnings:
             warnings.warn(f"{path}: {message}", MetadataWarning, stacklevel=2)
-        return write_encoded(encoded, **kwargs)
+        sources = [self.source.path] if self.source.path is not None else []
+        return write_encoded(encoded, [*sources, *protect])
 
 
 def restore_image(
@@ -161,9 +167,10 @@ class BatchObserver:
 def read_sidecar(image: Path) -> tuple[dict[str, Any], Path | None]:
     """The overrides in ``image``'s sidecar ``<stem>.restore.yaml`` and its path, if any."""
     sidecar = sidecar_path(image)
-    if not sidecar.is_file():
+    if not os.path.lexists(sidecar):
         return {}, None
-    return load_yaml(sidecar, "a sidecar maps node ids to {param: value}"), sidecar
+    shape = "a sidecar maps node ids to {param: value}"
+    return load_yaml(sidecar, shape, empty_ok=True), sidecar
 
 
 @dataclass
@@ -224,18 +231,30 @@ class BatchRunner:
         return targets
 
     def plan_jobs(self, found: list[Found]) -> list[Job]:
-        """Every input with its targets; an input whose target is also another
-        input's (compared as a file system may: ignoring case) gets a problem."""
+        """Every input with its targets. An input whose output would be the same
+        file as another input's (compared as a file system may: ignoring case),
+        or a folder holding another input's output, or the other way round, gets
+        a problem; the first input in order keeps its names."""
         jobs = []
-        owners: dict[str, Path] = {}
+        files: dict[str, Path] = {}  # name key of every claimed output -> its input
+        folders: dict[str, Path] = {}  # name key of every folder an output needs -> input
         for item in found:
             targets = self._targets(item.relative)
-            clash = next((owners[k] for k in map(name_key, targets.values()) if k in owners), None)
+            keys = [name_key(t.relative_to(self.out_dir)) for t in targets.values()]
+            parents = {
+                name_key(parent)
+                for t in targets.values()
+                for parent in t.relative_to(self.out_dir).parents
+                if parent != Path()
+            }
+            clash = next((files[k] for k in [*keys, *parents] if k in files), None)
+            clash = clash or next((folders[k] for k in keys if k in folders), None)
             problem = item.problem
             if problem is None and clash is not None:
                 problem = f"its output would be the same file as that of {clash}; rename one"
             if problem is None:
-                owners.update(dict.fromkeys(map(name_key, targets.values()), item.path))
+                files.update(dict.fromkeys(keys, item.path))
+                folders.update(dict.fromkeys(parents, item.path))
             jobs.append(Job(item, targets, problem))
         return jobs
 

@@ -116,14 +116,20 @@ def parse_config(data: Any, source: str | Path | None = None) -> PipelineConfig:
 
 
 def load_yaml(
-    path: str | Path, shape: str = "a pipeline must be a mapping with a 'nodes' list"
+    path: str | Path,
+    shape: str = "a pipeline must be a mapping with a 'nodes' list",
+    *,
+    empty_ok: bool = False,
 ) -> dict[str, Any]:
-    """Read a YAML mapping (pipeline, sidecar, recipe). A missing or unreadable file,
-    one that is not UTF-8 text, bad YAML, YAML too large or too deeply nested, a
-    value that is not plain data, or another shape (``shape`` says what is
-    expected) is a one-line PipelineError naming the file."""
+    """Read a YAML mapping (pipeline, sidecar, recipe); an empty file is ``{}`` when
+    ``empty_ok``. A missing file, one that is not a regular file or not UTF-8
+    text, bad YAML, YAML too large or too deeply nested, a value that is not
+    plain data, or another shape (``shape`` says what is expected) is a one-line
+    PipelineError naming the file."""
     path = Path(path)
     try:
+        if not path.is_file() and path.exists():  # a folder, a pipe: never opened
+            raise PipelineError(["not a regular file"], path)
         with path.open("rb") as fh:
             raw = fh.read(MAX_YAML_BYTES + 1)
     except OSError as error:
@@ -137,6 +143,8 @@ def load_yaml(
         raise PipelineError([problem], path) from None
     except ValueError as error:
         raise PipelineError([str(error)], path) from None
+    if data is None and empty_ok:
+        return {}
     if not isinstance(data, dict):
         raise PipelineError([shape], path)
     return data

@@ -12,10 +12,10 @@ from typing import BinaryIO
 def write_atomically(path: Path, encode: Callable[[BinaryIO], None]) -> None:
     """Run ``encode`` into a temporary file beside ``path``, then move it onto ``path``.
 
-    The temporary, ``.<name>.restore-<pid>-<hex>.tmp``, is recognised and removed
+    The temporary, ``.restore-<pid>-<hex>.tmp``, is recognised and removed
     by a later batch (``restore.io.staging.clean_leftovers``) if this process dies.
     """
-    temporary = path.with_name(f".{path.name}.restore-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(f".restore-{os.getpid()}-{secrets.token_hex(4)}.tmp")
     # Opened outside the try: a name clash must not delete someone else's file.
     fh = open(temporary, "xb")  # noqa: SIM115 - closed by the with block below
     try:

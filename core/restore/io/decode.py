@@ -15,9 +15,14 @@ The pixel count is checked from the header before any decoder runs.
 from __future__ import annotations
 
 import io
+import lzma
+import math
 import struct
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -65,6 +70,13 @@ _TIFF_COLOUR: dict[int, int] = {
     PHOTOMETRIC.MINISBLACK: 1,
     PHOTOMETRIC.RGB: 3,
 }
+_MIN_CHUNK_SAMPLES = 1 << 22  # a tile or strip may hold this many samples whatever the image
+# Streaming decompressors of the TIFF codecs that can inflate far beyond their input.
+_INFLATERS: dict[int, Callable[[], Any]] = {
+    COMPRESSION.ADOBE_DEFLATE: zlib.decompressobj,
+    COMPRESSION.DEFLATE: zlib.decompressobj,
+    COMPRESSION.LZMA: lzma.LZMADecompressor,
+}
 _RESOLUTION = (282, 283, 296)  # XResolution, YResolution, ResolutionUnit
 _TRANSPOSING = frozenset({5, 6, 7, 8})  # orientations that swap width and height
 
@@ -104,9 +116,14 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int | None) -> 
     if max_pixels and pixels > max_pixels:
         raise ImageReadError(
             path,
-            f"{width} x {height} pixels ({pixels / 1e6:.1f} megapixels) is over the limit"
-            f" of {max_pixels / 1e6:.1f} megapixels (--max-pixels)",
+            f"{width} x {height} pixels ({megapixels(pixels)} megapixels) is over the limit"
+            f" of {megapixels(max_pixels)} megapixels (--max-pixels)",
         )
+
+
+def megapixels(count: int) -> str:
+    """``count`` pixels in megapixels, to one decimal (two digits when that shows 0.0)."""
+    return f"{count / 1e6:.1f}" if count >= 100_000 else f"{count / 1e6:.2g}"
 
 
 def _decode_pillow(path: Path, data: bytes, max_pixels: int | None) -> Decoded:
@@ -204,15 +221,19 @@ def _decode_tiff(path: Path, data: bytes, max_pixels: int | None) -> Decoded:
 
 def _tiff_samples(path: Path, page: tifffile.TiffPage, data: bytes) -> np.ndarray | None:
     """A TIFF page's samples, H x W x C; None where Pillow is to decode them (8 bits)."""
+    if page.sampleformat != SAMPLEFORMAT.UINT:
+        kind = SAMPLEFORMAT(page.sampleformat).name.lower()
+        raise ImageReadError(path, f"unsupported TIFF sample format ({kind}, not unsigned)")
     colour = _TIFF_COLOUR.get(page.photometric)
     bits = page.bitspersample
-    if colour is None or bits not in (8, 16) or page.sampleformat != SAMPLEFORMAT.UINT:
+    if colour is None or bits not in (8, 16):
         return None
     extra = page.samplesperpixel - colour
     if page.imagedepth != 1 or extra not in (0, 1):
         raise ImageReadError(path, f"unsupported TIFF layout ({_describe(page)})")
     planar = page.planarconfig == PLANARCONFIG.SEPARATE and page.samplesperpixel > 1
     if page.compression in tifffile.TIFF.DECOMPRESSORS:
+        _check_segments(path, page, data)
         samples = page.asarray()
         samples = np.moveaxis(samples, 0, -1) if planar else samples
     elif bits == 8 and not (planar and page.samplesperpixel == 2):
@@ -230,6 +251,24 @@ def _tiff_samples(path: Path, page: tifffile.TiffPage, data: bytes) -> np.ndarra
             path, f"cannot decode {_describe(page)} TIFF without the imagecodecs package"
         )
     return _tiff_alpha(page, samples.reshape(*samples.shape[:2], -1), colour)
+
+
+def _check_segments(path: Path, page: tifffile.TiffPage, data: bytes) -> None:
+    """Refuse what a header check cannot see: tiles or strips far larger than the
+    image, and compressed segments that inflate beyond the samples they hold (a
+    decompression bomb). Inflation is checked in bounded memory before decoding."""
+    chunk = math.prod(page.chunks)
+    if chunk > max(4 * math.prod(page.shape), _MIN_CHUNK_SAMPLES):
+        raise ImageReadError(path, f"TIFF tiles or strips of {page.chunks} exceed the image")
+    inflater = _INFLATERS.get(page.compression)
+    if inflater is None:
+        return
+    limit = chunk * page.bitspersample // 8
+    for offset, count in zip(page.dataoffsets, page.databytecounts, strict=True):
+        if len(inflater().decompress(data[offset : offset + count], limit + 1)) > limit:
+            raise ImageReadError(
+                path, "compressed TIFF data inflates beyond the image (a decompression bomb?)"
+            )
 
 
 def _tiff_alpha(page: tifffile.TiffPage, samples: np.ndarray, colour: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 from restore.api.errors import ImageReadError, ImageWriteError
 from restore.io import metadata
 from restore.io.atomic import write_atomically
-from restore.io.decode import decode, one_line
+from restore.io.decode import decode, megapixels, one_line
 from restore.io.encode import encoder
 from restore.io.limits import DEFAULT_MAX_PIXELS
 
@@ -93,6 +94,10 @@ def format_for_suffix(path: str | Path) -> str:
     return _FORMAT_BY_SUFFIX[suffix]
 
 
+_MAX_BYTES_PER_PIXEL = 8  # 16-bit RGBA, uncompressed
+_MAX_EXTRA_BYTES = 64 << 20  # metadata, previews, padding
+
+
 def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Decode ``path`` into float pixels, separate alpha, bit depth and metadata.
 
@@ -112,6 +117,17 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     if max_pixels is not None and max_pixels < 0:
         raise ValueError(f"max_pixels must be positive, 0 or None, not {max_pixels}")
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageReadError(path, "is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageReadError(path, "not a regular file (a pipe or device?)")
+        if max_pixels and info.st_size > max_pixels * _MAX_BYTES_PER_PIXEL + _MAX_EXTRA_BYTES:
+            raise ImageReadError(
+                path,
+                f"file of {info.st_size / 1e9:.3g} GB is larger than any image within the "
+                f"pixel limit of {megapixels(max_pixels)} megapixels (--max-pixels)",
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ImageReadError(path, "file not found") from None

@@ -3,7 +3,7 @@
 A batch owns a staging folder ``<out>/.restore-partial/<id>/`` holding a lock
 (held while the batch lives) and, while an image is being committed, a journal
 of its files. Each output is encoded into a hidden temporary file beside its
-target, ``.<name>.restore-<id>.tmp``, then hard-linked onto the target, which
+target, ``.restore-<id>-<n>.tmp``, then hard-linked onto the target, which
 fails if something is already there (no check-then-write race). Only when every
 output is in place is the journal removed: that is the commit point. A later
 batch removes what a dead one left (its lock is free): the outputs of an image
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from restore.io.images import Encoded
 
 STAGING_FOLDER = ".restore-partial"
-_TEMPORARY = re.compile(r"^\..+\.restore-(?P<id>[0-9]+-[0-9a-f]+)\.tmp$")
+_TEMPORARY = re.compile(r"^\.restore-(?P<id>[0-9]+-[0-9a-f]+)(?:-[0-9]+s?)?\.tmp$")
 _JOURNAL = "journal.json"
 _START_SECONDS = 60  # a staging folder still without its lock after this is a dead one
 
@@ -46,11 +46,16 @@ class Staging:
         self.id = f"{os.getpid()}-{secrets.token_hex(4)}"
         self.folder = out_dir / STAGING_FOLDER / self.id
         self._lock: IO[str] | None = None
+        self._count = 0
 
     def __enter__(self) -> Staging:
+        root = self.folder.parent
+        with contextlib.suppress(FileExistsError):
+            root.mkdir()
+        _check_root(root)
         # Made under another name and renamed, so a staging folder always has its lock.
         starting = self.folder.with_name(f".{self.id}")
-        starting.mkdir(parents=True)
+        starting.mkdir()
         self._lock = open(starting / "lock", "w")
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         starting.rename(self.folder)
@@ -92,23 +97,29 @@ class Staging:
                 target.unlink(missing_ok=True)
             _remove(temporary for temporary, _ in pairs)
             (self.folder / _JOURNAL).unlink(missing_ok=True)
-            if isinstance(error, FileExistsError):
-                raise ImageWriteError(error.filename or "", _EXISTS) from None
-            if isinstance(error, OSError):
-                path = error.filename or pairs[len(placed)][1].path
-                raise ImageWriteError(path, f"cannot write ({error.strerror})") from None
-            raise
+            if not isinstance(error, OSError):
+                raise
+            # Name the output, never the hidden temporary the user does not know of.
+            targets = {str(temporary): item.path for temporary, item in pairs}
+            named = error.filename2 or error.filename
+            path = targets.get(str(named), named) or pairs[len(placed)][1].path
+            exists = isinstance(error, FileExistsError)
+            problem = _EXISTS if exists else f"cannot write ({error.strerror})"
+            raise ImageWriteError(path, problem) from None
         (self.folder / _JOURNAL).unlink()  # the commit point
         _remove(temporary for temporary, _ in pairs)
         return placed
 
     def _temporary(self, target: Path) -> Path:
-        return target.with_name(f".{target.name}.restore-{self.id}.tmp")
+        """A short hidden name beside ``target`` (long names must still fit)."""
+        self._count += 1
+        return target.with_name(f".restore-{self.id}-{self._count}.tmp")
 
     def _check_target(self, target: Path, overwrite: bool, protected: set[Path]) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not inside(target.parent, self.out_dir):
-            raise ImageWriteError(target, "a symbolic link leads outside the output folder")
+        try:
+            _make_folders(target.parent, self.out_dir)
+        except OSError as error:
+            raise ImageWriteError(target, f"cannot make its folder ({error.strerror})") from None
         if not os.path.lexists(target):
             return
         if not overwrite:
@@ -138,9 +149,26 @@ def _place(temporary: Path, target: Path, overwrite: bool) -> None:
     if not overwrite:
         os.link(temporary, target)  # FileExistsError if anything is there
         return
-    beside = temporary.with_name(temporary.name.replace(".restore-", ".swap.restore-", 1))
+    beside = temporary.with_name(temporary.name.removesuffix(".tmp") + "s.tmp")
     os.link(temporary, beside)
     os.replace(beside, target)
+
+
+def _make_folders(folder: Path, out_dir: Path) -> None:
+    """Create ``folder`` inside ``out_dir`` one level at a time, refusing to follow a
+    symbolic link out of ``out_dir`` before anything is created beyond it."""
+    for level in [*reversed(folder.relative_to(out_dir).parents), folder.relative_to(out_dir)]:
+        path = out_dir / level
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+        if not inside(path, out_dir):
+            raise ImageWriteError(path, "a symbolic link leads outside the output folder")
+
+
+def _check_root(root: Path) -> None:
+    """The staging root must be a plain folder of the output folder, not a link out of it."""
+    if root.is_symlink() or not root.is_dir():
+        raise ImageWriteError(root, "must be a plain folder (not a symbolic link or a file)")
 
 
 def _remove(paths: Iterable[Path]) -> None:
@@ -154,6 +182,8 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
     committing, their temporary files and their staging folders. Returns the
     removed outputs and temporaries. Live batches (their lock held) are left alone."""
     root = out_dir / STAGING_FOLDER
+    if os.path.lexists(root):
+        _check_root(root)
     removed: list[Path] = []
     dead = set()
     for folder in root.iterdir() if root.is_dir() else ():
@@ -168,10 +198,10 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
         dead.add(folder.name)
         journal = folder / _JOURNAL
         if journal.is_file():
-            removed += _roll_back(journal)
+            removed += _roll_back(journal, folder.name, out_dir)
         shutil.rmtree(folder, ignore_errors=True)
     live = {folder.name.removeprefix(".") for folder in root.iterdir()} if root.is_dir() else set()
-    for path in out_dir.rglob(".*.tmp"):
+    for path in out_dir.rglob(".restore-*.tmp"):
         match = _TEMPORARY.match(path.name)
         owner = match["id"] if match else ""
         if match and (owner in dead or (owner not in live and not _running(owner))):
@@ -205,16 +235,29 @@ def _running(owner: str) -> bool:
     return True
 
 
-def _roll_back(journal: Path) -> list[Path]:
-    """Unlink the outputs an interrupted commit had already linked into place."""
+def _roll_back(journal: Path, owner: str, out_dir: Path) -> list[Path]:
+    """Unlink the outputs an interrupted commit had already linked into place.
+
+    Only pairs the batch ``owner`` could have written are trusted: a temporary
+    of its own name pattern beside a target inside ``out_dir``, and the target
+    still the same file as the temporary.
+    """
     try:
         pairs = json.loads(journal.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     removed = []
-    for temporary, target in pairs:
+    for pair in pairs if isinstance(pairs, list) else []:
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
+            continue
+        temporary, target = Path(pair[0]), Path(pair[1])
+        match = _TEMPORARY.match(temporary.name)
+        if not match or match["id"] != owner or temporary.parent != target.parent:
+            continue
         with contextlib.suppress(OSError):
-            if os.path.samefile(temporary, target):
+            if inside(target.parent, out_dir) and os.path.samefile(temporary, target):
                 os.unlink(target)
-                removed.append(Path(target))
+                removed.append(target)
     return removed

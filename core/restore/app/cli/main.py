@@ -21,7 +21,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from restore.api import hookspecs
-from restore.app.cli.terminal import Part, console, error, say, warning
+from restore.app.cli.terminal import Part, console, error, literal, say, warning
 from restore.io.limits import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
@@ -76,10 +76,10 @@ def summary(outcomes: list[FileOutcome]) -> Table:
     for outcome in outcomes:
         note = outcome.message or ", ".join(p.name for p in outcome.written)
         table.add_row(
-            Text(str(outcome.source)),
+            literal(str(outcome.source)),
             Text(outcome.status, style=styles[outcome.status]),
             f"{outcome.seconds:.2f}",
-            Text("\n".join([note, *outcome.notes])),
+            Text("\n").join(literal(line) for line in [note, *outcome.notes]),
         )
     return table
 

@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from restore.app.cli.terminal import say
+from restore.app.cli.terminal import printable, say
 from restore.app.runner import BatchObserver, FileOutcome
 
 
@@ -55,7 +55,8 @@ class RichObserver(BatchObserver):
         self.progress.update(self.images, total=total, completed=0)
 
     def file_started(self, source: Path, index: int, total: int) -> None:
-        self.progress.update(self.images, total=total, completed=index, description=source.name)
+        name = printable(source.name)
+        self.progress.update(self.images, total=total, completed=index, description=name)
         self.progress.reset(self.tile_task, total=None, description="tiles")
 
     def tiles(self, node: str, done: int, total: int) -> None:
