@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -15,7 +16,10 @@ from restore.app.cli.main import app
 from restore.io.images import read_image, write_image
 from restore.lab.degrade import (
     RECIPES,
+    Cracks,
+    Crazing,
     DefocusBlur,
+    Degradation,
     Downscale,
     FilmDamage,
     FilmGrain,
@@ -26,8 +30,12 @@ from restore.lab.degrade import (
     KernelBlur,
     MotionBlur,
     PoissonGaussian,
+    PrintLike,
+    PrintScratches,
     Recipe,
     Step,
+    TornEdges,
+    WaterStains,
     disk_kernel,
     gaussian_kernel,
     load_kernels,
@@ -81,11 +89,17 @@ def steps(overlays: Path, kernel_file: Path) -> dict[str, tuple[Step, bool]]:
         "downscale": (Downscale(factor=3, method="area"), False),
         "grayscale": (Grayscale(channels=1), False),
         "film_damage": (FilmDamage(path=str(overlays)), True),
+        "print_like": (PrintLike(), True),
+        "cracks": (Cracks(), True),
+        "torn_edges": (TornEdges(), True),
+        "crazing": (Crazing(), True),
+        "water_stains": (WaterStains(), True),
+        "print_scratches": (PrintScratches(), True),
     }
 
 
 def test_every_kind_is_covered() -> None:
-    kinds = {step.model_fields["kind"].default for step in Step.__subclasses__()}
+    kinds = {step.model_fields["kind"].default for step in get_args(get_args(Degradation)[0])}
     assert kinds == set(steps(Path("o"), Path("k")))
 
 
@@ -135,7 +149,7 @@ def test_bounds_are_validated(params: dict[str, object]) -> None:
 
 def test_kernels_sum_to_one_and_load(tmp_path: Path, kernel_file: Path) -> None:
     made = [gaussian_kernel(2.0), gaussian_kernel(0), disk_kernel(2.5), motion_kernel(11, 37)]
-    rgb = np.repeat(np.uint8([[0, 40, 0], [80, 255, 80], [0, 40, 0]])[..., None], 3, axis=2)
+    rgb = np.repeat(np.array([[0, 40, 0], [80, 255, 80], [0, 40, 0]], np.uint8)[..., None], 3, 2)
     Image.fromarray(rgb, "RGB").save(tmp_path / "k.png")
     loaded = [*load_kernels(tmp_path), *load_kernels(kernel_file)]
     assert len(loaded) == 3 and loaded[0].ndim == 2
@@ -214,7 +228,7 @@ def test_film_damage_missing_folders(tmp_path: Path, overlays: Path) -> None:
 def test_load_recipe_builtins_and_yaml(tmp_path: Path, overlays: Path) -> None:
     needed = {"noise-15", "noise-25", "noise-50", "noise-blind", "sensor-noise", "grain"}
     needed |= {"blur-gaussian", "blur-motion", "blur-kernels", "jpeg-20", "jpeg-blind"}
-    needed |= {"downscale-x2", "downscale-x4", "gray", "old-photo", "damage"}
+    needed |= {"downscale-x2", "downscale-x4", "gray", "old-photo", "old-print", "damage"}
     assert needed <= set(RECIPES)
     for name in RECIPES:
         recipe = load_recipe(name, data=tmp_path)
@@ -319,7 +333,7 @@ def test_real_overlays_and_kernels() -> None:
     kernels = load_kernels(SHARED / "blur_kernels")
     assert len(kernels) == 16 and all(abs(float(k.sum()) - 1) < 1e-4 for k in kernels)
     image = synthetic_photo(96, 128)
-    for name in ("old-photo", "damage", "blur-kernels"):
+    for name in ("old-photo", "old-print", "damage", "blur-kernels"):
         result = load_recipe(name, data=SHARED).apply(image, 11)
         assert result.image.shape == image.shape and 0 <= result.image.min() <= 1
         if name != "blur-kernels":

@@ -1,10 +1,11 @@
 """Seeded, composable degradations of float images, and named recipes of them.
 
 Images are float32 H x W x C (C 1 or 3) in [0, 1]; every step also carries an
-H x W float32 damage mask (1 where film damage was drawn). A parameter typed
+H x W float32 damage mask (1 where damage was drawn). A parameter typed
 ``Span`` is a number or a ``[low, high]`` pair sampled uniformly on each call.
 Relative data paths (blur kernels, film-damage overlays) are resolved against
 the data root: ``load_recipe(..., data=)``, else ``restore.lab.data.default_data_root()``.
+The ``Step`` base is in ``restore.lab.steps``, print damage in ``restore.lab.print_damage``.
 See docs/degradations.md.
 """
 
@@ -21,45 +22,34 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from restore.api.color import luma
 from restore.api.errors import PipelineError, RestoreError
 from restore.api.kernels import disk_kernel, gaussian_kernel, motion_kernel
 from restore.engine.config import load_yaml
 from restore.lab.data import default_data_root
+from restore.lab.print_damage import (
+    Cracks,
+    Crazing,
+    PrintDamage,
+    PrintScratches,
+    TornEdges,
+    WaterStains,
+)
+from restore.lab.steps import (
+    Array,
+    Generator,
+    IntSpan,
+    Result,
+    Span,
+    Step,
+    sample,
+    sample_int,
+    span,
+)
 
-Array = np.ndarray
-Generator = np.random.Generator
-Result = tuple[Array, Array, dict[str, Any]]
 _GAMMA = 2.2
-
-
-Span = float | tuple[float, float]
-IntSpan = int | tuple[int, int]
-
-
-def _span(low: float, high: float) -> AfterValidator:
-    """Validator of a ``Span``: a number or a [low, high] pair, both within [``low``, ``high``].
-
-    Used as ``Annotated[Span, _span(low, high)]`` (or ``IntSpan``).
-    """
-
-    def check(value: Any) -> Any:
-        lo, hi = value if isinstance(value, tuple) else (value, value)
-        if not low <= lo <= hi <= high:
-            raise ValueError(f"must be a number or a [low, high] pair within [{low}, {high}]")
-        return value
-
-    return AfterValidator(check)
-
-
-def _sample(rng: np.random.Generator, value: float | tuple[float, float]) -> float:
-    return float(rng.uniform(*value)) if isinstance(value, tuple) else float(value)
-
-
-def _sample_int(rng: np.random.Generator, value: int | tuple[int, int]) -> int:
-    return int(rng.integers(value[0], value[1] + 1)) if isinstance(value, tuple) else value
 
 
 def _resolve(path: str) -> Path:
@@ -99,31 +89,16 @@ def load_kernels(root: Path) -> tuple[np.ndarray, ...]:
     return tuple((k / k.sum()).astype(np.float32) for k in kernels)
 
 
-class Step(BaseModel):
-    """One degradation; ``run`` also returns what it sampled."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    def apply(self, image: Array, mask: Array, rng: Generator) -> tuple[Array, Array]:
-        """The degraded image and the updated damage mask."""
-        image, mask, _ = self.run(image, mask, rng)
-        return image, mask
-
-    def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        """Like ``apply``, plus the parameters sampled for this call."""
-        raise NotImplementedError
-
-
 class GaussianNoise(Step):
     """Additive white Gaussian noise; sigma in 8-bit units."""
 
     kind: Literal["gaussian_noise"] = "gaussian_noise"
-    sigma: Annotated[Span, _span(0, 255)] = 25.0
+    sigma: Annotated[Span, span(0, 255)] = 25.0
     clip: bool = True
     quantize: bool = True
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        sigma = _sample(rng, self.sigma)
+        sigma = sample(rng, self.sigma)
         out = image + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(sigma / 255)
         if self.clip:
             out = np.clip(out, 0, 1)
@@ -136,12 +111,12 @@ class PoissonGaussian(Step):
     """Sensor noise on linearised values: shot noise (``photons`` at white) plus read noise."""
 
     kind: Literal["poisson_gaussian"] = "poisson_gaussian"
-    photons: Annotated[Span, _span(1, 1e6)] = (20.0, 400.0)
-    read_sigma: Annotated[Span, _span(0, 0.5)] = (0.0, 0.02)
+    photons: Annotated[Span, span(1, 1e6)] = (20.0, 400.0)
+    read_sigma: Annotated[Span, span(0, 0.5)] = (0.0, 0.02)
     linearize: bool = True
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        photons, read = _sample(rng, self.photons), _sample(rng, self.read_sigma)
+        photons, read = sample(rng, self.photons), sample(rng, self.read_sigma)
         linear = image.astype(np.float64) ** _GAMMA if self.linearize else image
         noisy = rng.poisson(linear * photons) / photons + rng.normal(0, read, image.shape)
         noisy = np.clip(noisy, 0, 1)
@@ -153,11 +128,11 @@ class FilmGrain(Step):
     """Monochrome grain: Gaussian-blurred noise of unit std, strongest in the midtones."""
 
     kind: Literal["film_grain"] = "film_grain"
-    strength: Annotated[Span, _span(0, 1)] = (0.02, 0.06)
-    size: Annotated[Span, _span(0, 10)] = (0.5, 1.5)
+    strength: Annotated[Span, span(0, 1)] = (0.02, 0.06)
+    size: Annotated[Span, span(0, 10)] = (0.5, 1.5)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        strength, size = _sample(rng, self.strength), _sample(rng, self.size)
+        strength, size = sample(rng, self.strength), sample(rng, self.size)
         grain = rng.standard_normal(image.shape[:2], dtype=np.float32)
         if size > 0:
             # OpenCV's stubs type every result as integer-or-float; blurring keeps float32.
@@ -173,10 +148,10 @@ class GaussianBlur(Step):
     """Isotropic Gaussian blur."""
 
     kind: Literal["gaussian_blur"] = "gaussian_blur"
-    sigma: Annotated[Span, _span(0, 20)] = (0.5, 2.0)
+    sigma: Annotated[Span, span(0, 20)] = (0.5, 2.0)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        sigma = _sample(rng, self.sigma)
+        sigma = sample(rng, self.sigma)
         return _convolve(image, gaussian_kernel(sigma)), mask, {"sigma": sigma}
 
 
@@ -184,10 +159,10 @@ class DefocusBlur(Step):
     """Out-of-focus blur: a uniform disk."""
 
     kind: Literal["defocus_blur"] = "defocus_blur"
-    radius: Annotated[Span, _span(0, 30)] = (1.0, 4.0)
+    radius: Annotated[Span, span(0, 30)] = (1.0, 4.0)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        radius = _sample(rng, self.radius)
+        radius = sample(rng, self.radius)
         return _convolve(image, disk_kernel(radius)), mask, {"radius": radius}
 
 
@@ -195,11 +170,11 @@ class MotionBlur(Step):
     """Linear camera shake: a line of ``length`` px at ``angle`` degrees."""
 
     kind: Literal["motion_blur"] = "motion_blur"
-    length: Annotated[Span, _span(1, 100)] = (5.0, 21.0)
-    angle: Annotated[Span, _span(-360, 360)] = (0.0, 180.0)
+    length: Annotated[Span, span(1, 100)] = (5.0, 21.0)
+    angle: Annotated[Span, span(-360, 360)] = (0.0, 180.0)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        length, angle = _sample(rng, self.length), _sample(rng, self.angle)
+        length, angle = sample(rng, self.length), sample(rng, self.angle)
         out = _convolve(image, motion_kernel(length, angle))
         return out, mask, {"length": length, "angle": angle}
 
@@ -220,10 +195,10 @@ class Jpeg(Step):
     """JPEG compression at a quality (1-100), via OpenCV; 4:2:0 chroma for RGB."""
 
     kind: Literal["jpeg"] = "jpeg"
-    quality: Annotated[IntSpan, _span(1, 100)] = 50
+    quality: Annotated[IntSpan, span(1, 100)] = 50
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        quality = _sample_int(rng, self.quality)
+        quality = sample_int(rng, self.quality)
         samples = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
         if samples.shape[2] == 3:
             samples = samples[..., ::-1]
@@ -273,6 +248,41 @@ class Grayscale(Step):
         return (np.repeat(gray, 3, axis=2) if self.channels == 3 else gray), mask, {}
 
 
+class PrintLike(Step):
+    """A clean photo as an old print: gray or sepia, faded, grain, slight blur, JPEG."""
+
+    kind: Literal["print_like"] = "print_like"
+    sepia_probability: float = Field(default=0.6, ge=0, le=1)  # RGB only; else neutral gray
+    sepia: Annotated[Span, span(0, 1)] = (0.4, 1.0)  # strength of the toning
+    black: Annotated[Span, span(0, 0.5)] = (0.0, 0.1)  # faded black level
+    white: Annotated[Span, span(0.5, 1)] = (0.88, 1.0)  # faded white level
+    grain: Annotated[Span, span(0, 1)] = (0.01, 0.04)
+    grain_size: Annotated[Span, span(0, 10)] = (0.5, 1.3)
+    blur: Annotated[Span, span(0, 20)] = (0.3, 1.0)
+    quality: Annotated[IntSpan, span(1, 100)] = (50, 95)
+
+    def run(self, image: Array, mask: Array, rng: Generator) -> Result:
+        black, white = sample(rng, self.black), sample(rng, self.white)
+        out = black + (white - black) * luma(image)
+        toned, strength = rng.random() < self.sepia_probability, sample(rng, self.sepia)
+        if image.shape[2] == 3:
+            if toned:  # brown mid-tones and cream highlights; black stays black
+                gamma = 1 + strength * np.array([-0.15, 0.0, 0.35], np.float32)
+                paper = 1 - strength * np.array([0.0, 0.03, 0.1], np.float32)
+                out = out**gamma * paper
+            else:
+                out = np.repeat(out, 3, axis=2)
+        info: dict[str, Any] = {"black": black, "white": white, "sepia": strength if toned else 0}
+        for step in (
+            FilmGrain(strength=self.grain, size=self.grain_size),
+            GaussianBlur(sigma=self.blur),
+            Jpeg(quality=self.quality),
+        ):
+            out, mask, sampled = step.run(out.astype(np.float32), mask, rng)
+            info |= {f"{step.kind}_{key}": value for key, value in sampled.items()}
+        return out, mask, info
+
+
 @lru_cache(maxsize=16)
 def _overlay_files(folder: Path) -> dict[str, tuple[str, ...]]:
     """PNG overlays per type (sub-folder) under ``root``."""
@@ -301,9 +311,9 @@ class FilmDamage(Step):
     kind: Literal["film_damage"] = "film_damage"
     path: str = Field(default="film_damage_overlays", min_length=1)
     types: list[str] | None = Field(default=None, min_length=1, description="default: all")
-    count: Annotated[IntSpan, _span(0, 100)] = (2, 8)
-    opacity: Annotated[Span, _span(0, 1)] = (0.6, 1.0)
-    scale: Annotated[Span, _span(0.01, 4)] = (0.3, 1.0)  # overlay side / image's longer side
+    count: Annotated[IntSpan, span(0, 100)] = (2, 8)
+    opacity: Annotated[Span, span(0, 1)] = (0.6, 1.0)
+    scale: Annotated[Span, span(0.01, 4)] = (0.3, 1.0)  # overlay side / image's longer side
     dark_probability: float = Field(default=0.0, ge=0, le=1)  # draw 1 - colour instead
     threshold: float = Field(default=0.1, gt=0, lt=1)
 
@@ -316,11 +326,11 @@ class FilmDamage(Step):
             raise RestoreError(f"{root}: no overlay folder(s) {', '.join(missing) or '(any)'}")
         out, alpha = image.copy(), np.zeros(image.shape[:2], np.float32)
         drawn = []
-        for _ in range(_sample_int(rng, self.count)):
+        for _ in range(sample_int(rng, self.count)):
             kind = types[int(rng.integers(len(types)))]
             files = available[kind]
             overlay = _overlay(files[int(rng.integers(len(files)))])
-            opacity, dark = _sample(rng, self.opacity), rng.random() < self.dark_probability
+            opacity, dark = sample(rng, self.opacity), rng.random() < self.dark_probability
             self._composite(out, alpha, overlay, rng, opacity, dark)
             drawn.append(kind)
         mask = np.maximum(mask, (alpha > self.threshold).astype(np.float32))
@@ -339,7 +349,7 @@ class FilmDamage(Step):
         height, width = out.shape[:2]
         overlay = overlay.astype(np.float32) / 255
         overlay[..., :3] *= overlay[..., 3:]  # premultiplied, so resampling keeps edges clean
-        scale = _sample(rng, self.scale) * max(height, width) / max(overlay.shape[:2])
+        scale = sample(rng, self.scale) * max(height, width) / max(overlay.shape[:2])
         if scale < 1:
             size = (
                 max(2, round(overlay.shape[1] * scale)),
@@ -386,7 +396,13 @@ Degradation = Annotated[
     | Jpeg
     | Downscale
     | Grayscale
-    | FilmDamage,
+    | PrintLike
+    | FilmDamage
+    | Cracks
+    | TornEdges
+    | Crazing
+    | WaterStains
+    | PrintScratches,
     Field(discriminator="kind"),
 ]
 
@@ -412,7 +428,7 @@ class Recipe(BaseModel):
     @property
     def makes_mask(self) -> bool:
         """Whether the recipe draws damage (and so has a meaningful mask)."""
-        return any(isinstance(step, FilmDamage) for step in self.steps)
+        return any(isinstance(step, FilmDamage | PrintDamage) for step in self.steps)
 
     def with_data(self, root: str | Path) -> Recipe:
         """A copy whose relative data paths are resolved against ``root``."""
@@ -471,6 +487,27 @@ RECIPES: dict[str, Recipe] = {
             GaussianBlur(sigma=(0.3, 1.2)),
             FilmGrain(strength=(0.02, 0.06), size=(0.6, 1.4)),
             FilmDamage(count=(3, 10), dark_probability=0.3),
+        ),
+        _recipe(
+            "old-print",
+            "scanned old print: print-like, cracks, folds, tears, crazing, stains, "
+            "scratches and film-damage overlays (mask)",
+            PrintLike(),
+            WaterStains(probability=0.3),
+            Crazing(probability=0.2),
+            Cracks(probability=0.8, width=(1, 5)),
+            Cracks(
+                probability=0.3,
+                count=(1, 2),
+                width=(5, 15),
+                branches=(0, 2),
+                bright_probability=0.85,
+            ),
+            PrintScratches(probability=0.4, count=(1, 2)),
+            TornEdges(probability=0.25),
+            FilmDamage(count=(0, 6), dark_probability=0.4),
+            GaussianBlur(sigma=(0.0, 0.6)),
+            Jpeg(quality=(60, 95)),
         ),
         _recipe("damage", "film-damage overlays only (mask)", FilmDamage(count=(2, 8))),
     )
