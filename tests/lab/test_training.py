@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,15 @@ from restore.api.network import NetworkConfig, NetworkSpec
 from restore.api.weights import load_weights
 from restore.app.cli.main import app
 from restore.io.images import write_image
-from restore.lab.training import ImageBank, TrainingRecipe, held_out, log_mse, mse, train
+from restore.lab.training import (
+    ImageBank,
+    TrainingRecipe,
+    held_out,
+    log_mse,
+    mse,
+    train,
+    training_pair,
+)
 from restore.testing import synthetic_photo
 
 
@@ -186,3 +195,40 @@ def test_train_command(data_root: Path) -> None:
     )
     unknown = CliRunner().invoke(app, ["train", "nope", "--out", str(out)])
     assert unknown.exit_code == 2 and "unknown training recipe 'nope'" in unknown.output
+
+
+CRACKS = "steps:\n  - {kind: cracks, count: [2, 4], width: [1, 3]}\n"
+
+
+def test_pairs_give_the_damage_mask_as_target_or_as_input(data_root: Path) -> None:
+    from restore.lab.degrade import load_recipe
+
+    (data_root / "cracks.yaml").write_text(CRACKS)
+    cracks = load_recipe(data_root / "cracks.yaml", data_root)
+    clean = synthetic_photo(40, 48, seed=4)
+    detector = replace(RECIPE, target="mask", channels=3)
+    inputs, target = training_pair(detector, cracks, clean, np.random.default_rng(7))
+    expected = cracks.apply(clean, np.random.default_rng(7))
+    np.testing.assert_array_equal(inputs, expected.image)
+    np.testing.assert_array_equal(target[..., 0], expected.mask)
+    assert target.max() == 1  # the recipe drew damage
+    inpainter = replace(RECIPE, mask_input=True, channels=3)
+    inputs, target = training_pair(inpainter, cracks, clean, np.random.default_rng(7))
+    np.testing.assert_array_equal(inputs[..., :3], expected.image)
+    np.testing.assert_array_equal(inputs[..., 3], expected.mask)
+    np.testing.assert_array_equal(target, clean)
+
+
+def test_a_detector_is_validated_by_f1(data_root: Path) -> None:
+    (data_root / "cracks.yaml").write_text(CRACKS)
+    detector = replace(
+        RECIPE,
+        target="mask",
+        degradation=str(data_root / "cracks.yaml"),
+        predict=lambda model, x: torch.sigmoid(model(x)),
+        loss=torch.nn.functional.binary_cross_entropy,
+    )
+    out = data_root / "detector.safetensors"
+    manifest = train(detector, out, data_root=data_root, evaluations=1)
+    assert set(manifest.quality) == {"validation_f1"}
+    assert 0 <= manifest.quality["validation_f1"] <= 1

@@ -83,18 +83,20 @@ def train(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("loss {task.fields[loss]:.5f}  val PSNR {task.fields[psnr]}"),
+        TextColumn("loss {task.fields[loss]:.5f}  {task.fields[score]}"),
     )
+    name = chosen.score_name.replace("validation_", "val ").replace("psnr", "PSNR")
+    unit = " dB" if chosen.target == "clean" else ""
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task(recipe, total=steps or chosen.steps, loss=0.0, psnr="-")
+        task = progress.add_task(recipe, total=steps or chosen.steps, loss=0.0, score="-")
 
-        def report(step: int, total: int, loss: float, psnr: float | None) -> None:
+        def report(step: int, total: int, loss: float, score: float | None) -> None:
             fields: dict[str, Any] = {"loss": loss}
-            if psnr is not None:
-                fields["psnr"] = f"{psnr:.2f} dB"
+            if score is not None:
+                fields["score"] = f"{name} {score:.3f}{unit}"
             progress.update(task, completed=step, total=total, **fields)
-            if psnr is not None and not console.is_terminal:
-                say(f"step {step}/{total} loss {loss:.5f} val PSNR {psnr:.2f} dB")
+            if score is not None and not console.is_terminal:
+                say(f"step {step}/{total} loss {loss:.5f} {name} {score:.3f}{unit}")
 
         try:
             manifest = run_training(
@@ -111,7 +113,7 @@ def train(
         except RestoreError as error:
             raise fail(str(error)) from None
     say(
-        f"wrote {out} ({manifest.parameters} parameters, validation PSNR "
-        f"{manifest.quality['validation_psnr']:.2f} dB, sha256 {manifest.sha256[:12]}…)",
+        f"wrote {out} ({manifest.parameters} parameters, {name} "
+        f"{manifest.quality[chosen.score_name]:.3f}{unit}, sha256 {manifest.sha256[:12]}…)",
         out=Console(),
     )

@@ -94,6 +94,17 @@ class TrainingRecipe:
     """``objective(model, degraded, clean) -> scalar``: when set, the training loss instead of
     ``loss(predict(model, degraded), clean)`` (e.g. a classification loss on the network's
     logits); ``predict`` still makes the validation restorations."""
+    target: Literal["clean", "mask"] = "clean"
+    """What the network learns to give: the clean image, or the degradation's damage mask
+    (a detector: ``predict`` gives probabilities, validated by F1 at 0.5, not PSNR)."""
+    mask_input: bool = False
+    """Give the network the degradation's damage mask as an extra last input channel
+    (an inpainter: it learns to fill what the mask marks)."""
+
+    @property
+    def score_name(self) -> str:
+        """The validation score this recipe reports (in the manifest's ``quality``)."""
+        return "validation_f1" if self.target == "mask" else "validation_psnr"
 
 
 def training_recipes(registry: Registry) -> dict[str, TrainingRecipe]:
@@ -174,34 +185,59 @@ def to_tensor(batch: np.ndarray) -> torch.Tensor:
     return tensor.contiguous(memory_format=torch.channels_last)
 
 
-def degrade_batch(recipe: Recipe, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Apply a degradation recipe to every patch of a batch."""
-    return np.stack([recipe.apply(patch, rng).image for patch in clean])
+def training_pair(
+    recipe: TrainingRecipe, degradation: Recipe, clean: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One clean H x W x C image degraded into the network's input and target: the
+    degraded image (with the damage mask as a last channel if ``mask_input``), and the
+    clean image or, for a detector, the damage mask (H x W x 1)."""
+    degraded = degradation.apply(clean, rng)
+    mask = degraded.mask[..., None]
+    inputs = np.concatenate([degraded.image, mask], axis=2) if recipe.mask_input else degraded.image
+    return inputs, mask if recipe.target == "mask" else clean
 
 
-def validation_psnr(
+def training_batch(
+    recipe: TrainingRecipe, degradation: Recipe, clean: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``training_pair`` for every patch of a batch, stacked."""
+    pairs = [training_pair(recipe, degradation, patch, rng) for patch in clean]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def validation_score(
     recipe: TrainingRecipe, model: nn.Module, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
 ) -> float:
-    """Mean PSNR (8-bit quantised) of the model's restorations of held-out images."""
+    """The model on held-out (input, target) pairs: mean PSNR (8-bit quantised) of its
+    restorations, or for a detector the pixel F1 of its mask at probability 0.5 over
+    all pairs together."""
     model.eval()
-    scores = []
+    scores, hits, marked, truth = [], 0.0, 0.0, 0.0
     with torch.inference_mode():
-        for degraded, clean in pairs:
-            height, width = clean.shape[:2]
+        for inputs, target in pairs:
+            height, width = target.shape[:2]
             multiple = recipe.network.multiple
             padded = np.pad(
-                degraded, ((0, -height % multiple), (0, -width % multiple), (0, 0)), "reflect"
+                inputs, ((0, -height % multiple), (0, -width % multiple), (0, 0)), "reflect"
             )
             output = recipe.predict(model, to_tensor(padded[None]))[0].permute(1, 2, 0)
-            restored = np.round(output[:height, :width].clamp(0, 1).numpy() * 255)
-            error = np.mean((restored - np.round(clean * 255)) ** 2)
-            scores.append(10 * math.log10(255**2 / max(error, 1e-10)))
+            result = output[:height, :width].clamp(0, 1).numpy()
+            if recipe.target == "mask":
+                found, real = result > 0.5, target > 0.5
+                hits += float(np.sum(found & real))
+                marked += float(np.sum(found))
+                truth += float(np.sum(real))
+            else:
+                error = np.mean((np.round(result * 255) - np.round(target * 255)) ** 2)
+                scores.append(10 * math.log10(255**2 / max(error, 1e-10)))
     model.train()
+    if recipe.target == "mask":
+        return 2 * hits / max(marked + truth, 1.0)
     return float(np.mean(scores))
 
 
 StepReport = Callable[[int, int, float, float | None], None]
-"""(step, total steps, loss, validation PSNR or None)."""
+"""(step, total steps, loss, validation score or None: see ``TrainingRecipe.score_name``)."""
 
 
 def train(
@@ -233,7 +269,7 @@ def train(
     )
     validation_rng = np.random.default_rng(seed + 1)
     pairs = [
-        (degradation.apply(clean, validation_rng).image, clean)
+        training_pair(recipe, degradation, clean, validation_rng)
         for clean in validation_bank.validation_set(recipe.validation_size)
     ]
 
@@ -259,25 +295,26 @@ def train(
 
     every = max(1, steps // evaluations)
     began = time.perf_counter() - seconds
-    psnr = None
+    score = None
     for step in range(start + 1, steps + 1):
-        clean = train_bank.patches(rng, recipe.batch, recipe.patch)
-        degraded = degrade_batch(degradation, clean, rng)
+        inputs, target = training_batch(
+            recipe, degradation, train_bank.patches(rng, recipe.batch, recipe.patch), rng
+        )
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
             if recipe.objective is not None:
-                loss = recipe.objective(model, to_tensor(degraded), to_tensor(clean))
+                loss = recipe.objective(model, to_tensor(inputs), to_tensor(target))
             else:
-                restored = recipe.predict(model, to_tensor(degraded)).float()
-                loss = recipe.loss(restored, to_tensor(clean))
+                restored = recipe.predict(model, to_tensor(inputs)).float()
+                loss = recipe.loss(restored, to_tensor(target))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if recipe.clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
         optimiser.step()
         schedule.step()
-        psnr = None
+        score = None
         if step % every == 0 or step == steps:
-            psnr = validation_psnr(recipe, model, pairs)
+            score = validation_score(recipe, model, pairs)
             state = {
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
@@ -289,9 +326,9 @@ def train(
             }
             write_atomically(checkpoint, partial(torch.save, state))
         if report is not None:
-            report(step, steps, loss.item(), psnr)
+            report(step, steps, loss.item(), score)
 
-    final_psnr = psnr if psnr is not None else validation_psnr(recipe, model, pairs)
+    final = score if score is not None else validation_score(recipe, model, pairs)
     manifest = save_weights(
         model,
         out,
@@ -308,7 +345,7 @@ def train(
             seconds=round(time.perf_counter() - began, 1),
             date=datetime.date.today().isoformat(),
         ),
-        quality={"validation_psnr": round(final_psnr, 3)},
+        quality={recipe.score_name: round(final, 3)},
     )
     checkpoint.unlink(missing_ok=True)
     return manifest

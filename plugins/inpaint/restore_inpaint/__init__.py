@@ -1,11 +1,13 @@
-"""restore-inpaint: classical baselines for finding and filling dust, dirt and scratches."""
+"""restore-inpaint: finding and filling dust, dirt, scratches and cracks: a learned
+damage detector and the classical baselines."""
 
 from __future__ import annotations
 
 from restore.api import hookimpl
-from restore.api.hookspecs import RegisterStage
+from restore.api.hookspecs import RegisterStage, RegisterTraining
 
 from restore_inpaint.damage_mask import DamageMask
+from restore_inpaint.learned_mask import LearnedMask
 from restore_inpaint.opencv import OpenCVInpaint
 
 
@@ -13,4 +15,14 @@ from restore_inpaint.opencv import OpenCVInpaint
 def register_stages(register: RegisterStage) -> None:
     """Register the damage-detection and inpainting stages."""
     register(DamageMask)
+    register(LearnedMask)
     register(OpenCVInpaint)
+
+
+@hookimpl
+def register_training(register: RegisterTraining) -> None:
+    """Register the training recipe of the learned damage detector."""
+    from restore_inpaint.recipes import RECIPES  # training code loads only for training
+
+    for recipe in RECIPES:
+        register(recipe)
