@@ -189,3 +189,14 @@ def test_library_save_never_replaces_its_source(tmp_path: Path) -> None:
     with pytest.raises(RestoreError, match="no output 'nope'"):
         result.save(tmp_path / "x.png", "nope")
     assert path.read_bytes() == before
+
+
+def test_folders_joined_by_a_link_in_the_output_folder_collide(tmp_path: Path) -> None:
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    write_image(photos / "sub0" / "a.png", synthetic_photo(24, 24, seed=1))
+    write_image(photos / "sub1" / "a.png", synthetic_photo(24, 24, seed=2))
+    (out / "sub1").mkdir(parents=True)
+    (out / "sub0").symlink_to("sub1")
+    result = runner.invoke(app, [SHARPEN, str(photos), "-o", str(out), "-q", "--overwrite"])
+    assert result.exit_code == 1 and "1 done, 0 skipped, 1 failed" in result.output
+    assert "same file as that of" in result.output

@@ -76,3 +76,11 @@ def test_outputs_need_distinct_suffixes() -> None:
     outputs.append({"node": "b", "port": "mask", "suffix": ".mask"})
     with pytest.raises(PipelineError, match="same suffix"):
         parse_config({"nodes": nodes, "outputs": outputs})
+
+
+def test_overrides_of_a_node_whose_params_are_no_mapping() -> None:
+    from restore.engine.config import apply_overrides
+
+    data = {"nodes": [{"id": "a", "uses": "toy.add", "params": [1, 2]}]}
+    with pytest.raises(PipelineError, match="node 'a': params must be a mapping"):
+        apply_overrides(data, ["a.amount=1"])

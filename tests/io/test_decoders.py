@@ -443,23 +443,36 @@ def test_signed_and_float_tiff_samples_are_refused(tmp_path: Path) -> None:
             read_image(path)
 
 
-def test_a_strip_that_inflates_beyond_the_image_is_refused(tmp_path: Path) -> None:
-    """A 16 x 16 TIFF whose one strip inflates to 64 MiB: no header shows it."""
-
-    path = tmp_path / "strip-bomb.tif"
+def strip_bomb(path: Path, compression: int, stream: bytes) -> Path:
+    """A 16 x 16 TIFF whose one strip is ``stream``: no header shows what it inflates to."""
     tifffile.imwrite(path, np.zeros((16, 16), np.uint16), compression="zlib")
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
-        offsets, counts = page.tags[273], page.tags[279]
+        offsets, counts, codec = page.tags[273], page.tags[279], page.tags[259]
         byteorder = tif.byteorder
-    bomb = zlib.compress(b"\0" * (64 << 20), 9)
     data = bytearray(path.read_bytes())
     start = len(data)
-    data += bomb
+    data += stream
     kind = {3: "H", 4: "I"}
     struct.pack_into(byteorder + kind[offsets.dtype], data, offsets.valueoffset, start)
-    struct.pack_into(byteorder + kind[counts.dtype], data, counts.valueoffset, len(bomb))
+    struct.pack_into(byteorder + kind[counts.dtype], data, counts.valueoffset, len(stream))
+    struct.pack_into(byteorder + "H", data, codec.valueoffset, compression)
     path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("compression", "stream"),
+    [
+        (8, zlib.compress(b"\0" * (64 << 20), 9)),  # Adobe deflate
+        (50013, zlib.compress(b"\0" * (64 << 20), 9)),  # PixTIFF: deflate by another number
+        (32773, b"\x81\x00" * (1 << 20)),  # PackBits: 2 bytes -> 128, a megabyte of runs
+    ],
+)
+def test_a_strip_that_inflates_beyond_the_image_is_refused(
+    tmp_path: Path, compression: int, stream: bytes
+) -> None:
+    path = strip_bomb(tmp_path / "strip-bomb.tif", compression, stream)
 
     def reached(*args: object, **kwargs: object) -> None:
         raise AssertionError("the decoder was reached")

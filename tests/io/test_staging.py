@@ -79,7 +79,7 @@ def test_a_link_out_of_the_output_folder_is_refused(tmp_path: Path) -> None:
     assert everything(elsewhere) == {}
 
 
-def interrupt_commit(out: Path, linked: int) -> None:
+def interrupt_commit(out: Path, linked: int, overwrite: bool = False) -> None:
     """Run a commit of three files in a child process that dies (os._exit) after
     linking ``linked`` of them, as a kill -9 would leave it."""
     script = f"""
@@ -97,7 +97,10 @@ def place(temporary, target, overwrite):
 staging._place = place
 out = Path({str(out)!r})
 with staging.Staging(out) as s:
-    s.commit([Item(out / "x.mask.png"), Item(out / "x.edges.png"), Item(out / "x.png")])
+    s.commit(
+        [Item(out / "x.mask.png"), Item(out / "x.edges.png"), Item(out / "x.png")],
+        overwrite={overwrite},
+    )
 """
     done = subprocess.run([sys.executable, "-c", script], check=False)
     assert done.returncode == 9
@@ -181,3 +184,14 @@ def test_long_names_fit(tmp_path: Path) -> None:
     target = tmp_path / ("L" * 240 + ".mask.png")
     with Staging(tmp_path) as staging:
         assert staging.commit([Item(target)]) == [target]
+
+
+@pytest.mark.parametrize("linked", [0, 1, 2])
+def test_an_interrupted_overwrite_puts_the_old_outputs_back(tmp_path: Path, linked: int) -> None:
+    old = {"x.mask.png": b"old mask", "x.edges.png": b"old edges", "x.png": b"old image"}
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    interrupt_commit(tmp_path, linked, overwrite=True)
+    clean_leftovers(tmp_path)
+    assert everything(tmp_path) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(old)

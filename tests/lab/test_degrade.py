@@ -301,6 +301,17 @@ def test_cli_is_reproducible(photos: Path, tmp_path: Path) -> None:
     assert written.pixels.shape == (24, 24, 1) and written.bit_depth == 8
 
 
+def test_cli_never_replaces_a_file_unless_asked(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert invoke("noise-25", str(photos), "-o", str(out))[0] == 0
+    (out / "a.png").write_bytes(b"someone else's")
+    code, output = invoke("noise-25", str(photos), "-o", str(out))
+    assert code == 1 and "a.png: already exists (use --overwrite)" in output
+    assert (out / "a.png").read_bytes() == b"someone else's"
+    assert invoke("noise-25", str(photos), "-o", str(out), "--overwrite")[0] == 0
+    assert read_image(out / "a.png").pixels.shape == (40, 48, 3)
+
+
 def test_cli_goes_on_past_a_corrupt_file(photos: Path, tmp_path: Path) -> None:
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     code, output = invoke("gray", str(photos), "-o", str(tmp_path / "out"))

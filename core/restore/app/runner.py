@@ -238,15 +238,14 @@ class BatchRunner:
         jobs = []
         files: dict[str, Path] = {}  # name key of every claimed output -> its input
         folders: dict[str, Path] = {}  # name key of every folder an output needs -> input
+        root = Path(os.path.realpath(self.out_dir))
         for item in found:
             targets = self._targets(item.relative)
-            keys = [name_key(t.relative_to(self.out_dir)) for t in targets.values()]
-            parents = {
-                name_key(parent)
-                for t in targets.values()
-                for parent in t.relative_to(self.out_dir).parents
-                if parent != Path()
-            }
+            # Real paths: a link between folders already in the output folder joins names.
+            real = [Path(os.path.realpath(t)) for t in targets.values()]
+            keys = [name_key(t) for t in real]
+            parents = {name_key(p) for t in real for p in t.parents if p.is_relative_to(root)}
+            parents.discard(name_key(root))
             clash = next((files[k] for k in [*keys, *parents] if k in files), None)
             clash = clash or next((folders[k] for k in keys if k in folders), None)
             problem = item.problem
@@ -269,7 +268,9 @@ class BatchRunner:
             return FileOutcome(path, "skipped", message="outputs exist")
         existing = [t for t in job.targets.values() if os.path.lexists(t)]
         if existing and not self.overwrite:
-            message = f"{existing[0]}: already exists (use --overwrite or --skip-existing)"
+            # Outputs appear all together: one without its main output is not this tool's.
+            hint = "use --overwrite" if self.skip_existing else "use --overwrite or --skip-existing"
+            message = f"{existing[0]}: already exists ({hint})"
             return FileOutcome(path, "failed", message=message)
         context = RunContext(self.options, self.observer.tiles, self.cancel)
         try:
@@ -285,6 +286,8 @@ class BatchRunner:
         except Cancelled:
             raise
         except RestoreError as error:
+            if self.skip_existing and os.path.lexists(main):  # another batch was quicker
+                return FileOutcome(path, "skipped", message="outputs written by another run")
             return FileOutcome(path, "failed", time.perf_counter() - started, str(error))
         except Exception as error:  # a stage bug must not end the batch
             message = f"{path}: {type(error).__name__}: {error}".splitlines()[0]

@@ -239,6 +239,9 @@ def apply_overrides(
         for key, value in values.items():
             if key in NODE_FIELDS:
                 node[key] = value
-            else:
-                node["params"] = {**(node.get("params") or {}), key: value}
+                continue
+            params = node.get("params") or {}
+            if not isinstance(params, Mapping):
+                raise PipelineError([f"node {node_id!r}: params must be a mapping"])
+            node["params"] = {**params, key: value}
     return result

@@ -75,8 +75,11 @@ _MIN_CHUNK_SAMPLES = 1 << 22  # a tile or strip may hold this many samples whate
 _INFLATERS: dict[int, Callable[[], Any]] = {
     COMPRESSION.ADOBE_DEFLATE: zlib.decompressobj,
     COMPRESSION.DEFLATE: zlib.decompressobj,
+    COMPRESSION.PIXTIFF: zlib.decompressobj,
     COMPRESSION.LZMA: lzma.LZMADecompressor,
 }
+# The codecs tifffile decodes for us: those whose output can be bounded before decoding.
+_BOUNDED = frozenset({COMPRESSION.NONE, COMPRESSION.PACKBITS, *_INFLATERS})
 _RESOLUTION = (282, 283, 296)  # XResolution, YResolution, ResolutionUnit
 _TRANSPOSING = frozenset({5, 6, 7, 8})  # orientations that swap width and height
 
@@ -232,7 +235,7 @@ def _tiff_samples(path: Path, page: tifffile.TiffPage, data: bytes) -> np.ndarra
     if page.imagedepth != 1 or extra not in (0, 1):
         raise ImageReadError(path, f"unsupported TIFF layout ({_describe(page)})")
     planar = page.planarconfig == PLANARCONFIG.SEPARATE and page.samplesperpixel > 1
-    if page.compression in tifffile.TIFF.DECOMPRESSORS:
+    if page.compression in _BOUNDED:
         _check_segments(path, page, data)
         samples = page.asarray()
         samples = np.moveaxis(samples, 0, -1) if planar else samples
@@ -260,12 +263,14 @@ def _check_segments(path: Path, page: tifffile.TiffPage, data: bytes) -> None:
     chunk = math.prod(page.chunks)
     if chunk > max(4 * math.prod(page.shape), _MIN_CHUNK_SAMPLES):
         raise ImageReadError(path, f"TIFF tiles or strips of {page.chunks} exceed the image")
-    inflater = _INFLATERS.get(page.compression)
-    if inflater is None:
-        return
     limit = chunk * page.bitspersample // 8
+    inflater = _INFLATERS.get(page.compression)
     for offset, count in zip(page.dataoffsets, page.databytecounts, strict=True):
-        if len(inflater().decompress(data[offset : offset + count], limit + 1)) > limit:
+        if inflater is not None:
+            inflated = len(inflater().decompress(data[offset : offset + count], limit + 1))
+        else:  # PackBits: output at most 64 x its input, which is at most raw + 1/128
+            inflated = limit if count <= limit + limit // 128 + 16 else limit + 1
+        if inflated > limit:
             raise ImageReadError(
                 path, "compressed TIFF data inflates beyond the image (a decompression bomb?)"
             )

@@ -33,9 +33,10 @@ if TYPE_CHECKING:
     from restore.io.images import Encoded
 
 STAGING_FOLDER = ".restore-partial"
-_TEMPORARY = re.compile(r"^\.restore-(?P<id>[0-9]+-[0-9a-f]+)(?:-[0-9]+s?)?\.tmp$")
+_TEMPORARY = re.compile(r"^\.restore-(?P<id>[0-9]+-[0-9a-f]+)(?:-[0-9]+[sb]?)?\.tmp$")
 _JOURNAL = "journal.json"
-_START_SECONDS = 60  # a staging folder still without its lock after this is a dead one
+_START_SECONDS = 60  # a folder still being set up after this long belongs to a dead batch
+_ATTEMPTS = 5
 
 
 class Staging:
@@ -50,14 +51,20 @@ class Staging:
 
     def __enter__(self) -> Staging:
         root = self.folder.parent
-        with contextlib.suppress(FileExistsError):
-            root.mkdir()
-        _check_root(root)
         # Made under another name and renamed, so a staging folder always has its lock.
         starting = self.folder.with_name(f".{self.id}")
-        starting.mkdir()
+        for attempt in range(_ATTEMPTS):  # another batch may remove an empty root meanwhile
+            with contextlib.suppress(FileExistsError):
+                root.mkdir()
+            _check_root(root)
+            try:
+                starting.mkdir()
+                break
+            except FileNotFoundError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
         self._lock = open(starting / "lock", "w")
-        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)  # a cleaner may test it for a moment
         starting.rename(self.folder)
         return self
 
@@ -93,9 +100,9 @@ class Staging:
                 _place(temporary, item.path, overwrite)
                 placed.append(item.path)
         except BaseException as error:
-            for target in placed:
-                target.unlink(missing_ok=True)
-            _remove(temporary for temporary, _ in pairs)
+            for temporary, item in pairs[: len(placed)]:
+                _undo(temporary, item.path)
+            _remove(p for temporary, _ in pairs for p in (temporary, _backup(temporary)))
             (self.folder / _JOURNAL).unlink(missing_ok=True)
             if not isinstance(error, OSError):
                 raise
@@ -107,7 +114,7 @@ class Staging:
             problem = _EXISTS if exists else f"cannot write ({error.strerror})"
             raise ImageWriteError(path, problem) from None
         (self.folder / _JOURNAL).unlink()  # the commit point
-        _remove(temporary for temporary, _ in pairs)
+        _remove(p for temporary, _ in pairs for p in (temporary, _backup(temporary)))
         return placed
 
     def _temporary(self, target: Path) -> Path:
@@ -145,13 +152,28 @@ _EXISTS = "already exists (a run never replaces a file it did not write: use --o
 
 
 def _place(temporary: Path, target: Path, overwrite: bool) -> None:
-    """Make ``target`` the same file as ``temporary``, leaving ``temporary`` in place."""
+    """Make ``target`` the same file as ``temporary``, leaving ``temporary`` in place.
+
+    With ``overwrite`` a file already at ``target`` is kept as ``_backup(temporary)``
+    until the commit point, so that an interrupted commit can put it back.
+    """
     if not overwrite:
         os.link(temporary, target)  # FileExistsError if anything is there
         return
-    beside = temporary.with_name(temporary.name.removesuffix(".tmp") + "s.tmp")
+    if os.path.lexists(target):
+        os.link(target, _backup(temporary))
+    beside = _variant(temporary, "s")
     os.link(temporary, beside)
     os.replace(beside, target)
+
+
+def _variant(temporary: Path, letter: str) -> Path:
+    return temporary.with_name(temporary.name.removesuffix(".tmp") + f"{letter}.tmp")
+
+
+def _backup(temporary: Path) -> Path:
+    """Where the file a commit replaces waits until the commit point."""
+    return _variant(temporary, "b")
 
 
 def _make_folders(folder: Path, out_dir: Path) -> None:
@@ -188,10 +210,10 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
     dead = set()
     for folder in root.iterdir() if root.is_dir() else ():
         if folder.name.startswith("."):  # a batch starting now, or one that died starting
-            lock = folder / "lock"
-            stale = lock.exists() or time.time() - folder.stat().st_mtime > _START_SECONDS
-            if stale and _is_dead(folder):
-                shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                stale = time.time() - folder.stat().st_mtime > _START_SECONDS
+                if stale and _is_dead(folder):
+                    shutil.rmtree(folder, ignore_errors=True)
             continue
         if not folder.is_dir() or not _is_dead(folder):
             continue
@@ -258,6 +280,14 @@ def _roll_back(journal: Path, owner: str, out_dir: Path) -> list[Path]:
             continue
         with contextlib.suppress(OSError):
             if inside(target.parent, out_dir) and os.path.samefile(temporary, target):
-                os.unlink(target)
+                _undo(temporary, target)
                 removed.append(target)
     return removed
+
+
+def _undo(temporary: Path, target: Path) -> None:
+    """Take a placed output back: unlink it, and put back the file it replaced."""
+    target.unlink(missing_ok=True)
+    backup = _backup(temporary)
+    if os.path.lexists(backup):
+        os.replace(backup, target)

@@ -16,16 +16,21 @@ if TYPE_CHECKING:
     from restore.lab.degrade import Recipe
 
 
-def _degrade_file(recipe: Recipe, path: Path, target: Path, seed: int) -> list[Path]:
+def _degrade_file(
+    recipe: Recipe, path: Path, target: Path, seed: int, overwrite: bool
+) -> list[Path]:
+    from restore.api.errors import ImageWriteError
     from restore.io.images import read_image, write_image
 
-    pixels = read_image(path).pixels
-    degraded = recipe.apply(pixels, seed)
-    written = [write_image(target, degraded.image, protect=[path])]
+    targets = [target]
     if recipe.makes_mask:
-        mask_path = target.with_name(f"{target.stem}.mask.png")
-        written.append(write_image(mask_path, degraded.mask, protect=[path]))
-    return written
+        targets.append(target.with_name(f"{target.stem}.mask.png"))
+    existing = next((t for t in targets if t.exists()), None)
+    if existing is not None and not overwrite:
+        raise ImageWriteError(existing, "already exists (use --overwrite)")
+    degraded = recipe.apply(read_image(path).pixels, seed)
+    images = [degraded.image, degraded.mask][: len(targets)]
+    return [write_image(t, image, protect=[path]) for t, image in zip(targets, images, strict=True)]
 
 
 def degrade(
@@ -43,8 +48,12 @@ def degrade(
         Path | None, typer.Option(envvar=DATA_ENV, help="data root for kernels and overlays")
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="list the built-in recipes")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace existing files (never an input)")
+    ] = False,
 ) -> None:
-    """Write degraded copies of SOURCE (PNG, plus <stem>.mask.png for damage) into --output."""
+    """Write degraded copies of SOURCE (PNG, plus <stem>.mask.png for damage) into --output;
+    an existing file there is never replaced unless --overwrite."""
     from rich.console import Console
 
     from restore.api.errors import RestoreError
@@ -80,7 +89,7 @@ def degrade(
                     f"{path}: output {target} is already written from {claimed[name_key(target)]}"
                 )
             claimed[name_key(target)] = relative
-            written = _degrade_file(chosen, path, target, file_seed(seed, relative))
+            written = _degrade_file(chosen, path, target, file_seed(seed, relative), overwrite)
             outcome = FileOutcome(relative, "done", written=written)
         except RestoreError as error:
             outcome = FileOutcome(relative, "failed", message=str(error))
