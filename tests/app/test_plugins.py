@@ -22,7 +22,7 @@ BUILT_IN = {
     "denoise": {"denoise.nlmeans", "denoise.dncnn", "denoise.mwcnn"},
     "deblur": {"deblur.wiener", "deblur.richardson_lucy"},
     "sharpen": {"sharpen.unsharp"},
-    "inpaint": {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv"},
+    "inpaint": {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv", "inpaint.gated"},
     "colorize": {"colorize.unet", "colorize.regression"},
 }
 

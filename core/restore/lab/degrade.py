@@ -459,6 +459,17 @@ def _recipe(name: str, description: str, *steps: Degradation) -> Recipe:
     return Recipe(name=name, description=description, steps=list(steps))
 
 
+PRINT_DAMAGE: tuple[Degradation, ...] = (
+    WaterStains(probability=0.3),
+    Crazing(probability=0.2),
+    Cracks(probability=0.8, width=(1, 5)),
+    Cracks(probability=0.3, count=(1, 2), width=(5, 15), branches=(0, 2), bright_probability=0.85),
+    PrintScratches(probability=0.4, count=(1, 2)),
+    TornEdges(probability=0.25),
+    FilmDamage(count=(0, 6), dark_probability=0.4),
+)
+"""The damage of a scanned old print, as ``old-print`` and ``print-damage`` draw it."""
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
@@ -493,21 +504,15 @@ RECIPES: dict[str, Recipe] = {
             "scanned old print: print-like, cracks, folds, tears, crazing, stains, "
             "scratches and film-damage overlays (mask)",
             PrintLike(),
-            WaterStains(probability=0.3),
-            Crazing(probability=0.2),
-            Cracks(probability=0.8, width=(1, 5)),
-            Cracks(
-                probability=0.3,
-                count=(1, 2),
-                width=(5, 15),
-                branches=(0, 2),
-                bright_probability=0.85,
-            ),
-            PrintScratches(probability=0.4, count=(1, 2)),
-            TornEdges(probability=0.25),
-            FilmDamage(count=(0, 6), dark_probability=0.4),
+            *PRINT_DAMAGE,
             GaussianBlur(sigma=(0.0, 0.6)),
             Jpeg(quality=(60, 95)),
+        ),
+        _recipe(
+            "print-damage",
+            "the damage of old-print alone, over the image as it is (mask): for training "
+            "inpainters, whose target is the undamaged image",
+            *PRINT_DAMAGE,
         ),
         _recipe("damage", "film-damage overlays only (mask)", FilmDamage(count=(2, 8))),
     )

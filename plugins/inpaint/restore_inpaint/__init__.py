@@ -7,6 +7,7 @@ from restore.api import hookimpl
 from restore.api.hookspecs import RegisterStage, RegisterTraining
 
 from restore_inpaint.damage_mask import DamageMask
+from restore_inpaint.learned_fill import LearnedFill
 from restore_inpaint.learned_mask import LearnedMask
 from restore_inpaint.opencv import OpenCVInpaint
 
@@ -17,11 +18,12 @@ def register_stages(register: RegisterStage) -> None:
     register(DamageMask)
     register(LearnedMask)
     register(OpenCVInpaint)
+    register(LearnedFill)
 
 
 @hookimpl
 def register_training(register: RegisterTraining) -> None:
-    """Register the training recipe of the learned damage detector."""
+    """Register the training recipes of the learned damage detector and inpainter."""
     from restore_inpaint.recipes import RECIPES  # training code loads only for training
 
     for recipe in RECIPES:

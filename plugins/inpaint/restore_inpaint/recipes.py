@@ -1,10 +1,16 @@
-"""Training recipe of the learned damage detector (``restore train inpaint.unet_mask``).
+"""Training recipes of the learned damage detector and inpainter
+(``restore train inpaint.unet_mask``, ``restore train inpaint.gated``).
 
-Photos are made print-like and damaged by the ``old-print`` degradation (cracks,
-folds, tears, crazing, water stains, print scratches and real film-damage
-overlays); the target is the synthesis's own damage mask. Gray and colour photos
-are both used, as luma; the objective is binary cross-entropy plus soft Dice,
-which keeps thin cracks (a few % of the pixels) from being outvoted.
+Detector: photos are made print-like and damaged by the ``old-print``
+degradation (cracks, folds, tears, crazing, water stains, print scratches and
+real film-damage overlays); the target is the synthesis's own damage mask. Gray
+and colour photos are both used, as luma; the objective is binary cross-entropy
+plus soft Dice, which keeps thin cracks (a few % of the pixels) from being
+outvoted.
+
+Inpainter: the same damage without the print-like toning (``print-damage``), so
+the undamaged photo is the target; it gets the damage mask as input and learns
+L1 plus an image-gradient L1 (structure) inside the mask, where it paints.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import torch.nn.functional as F
 from restore.lab.training import TrainingRecipe
 from torch import nn
 
-from restore_inpaint import unet
+from restore_inpaint import gated, unet
+from restore_inpaint.learned_fill import LearnedFill
 from restore_inpaint.learned_mask import LearnedMask
 
 
@@ -31,6 +38,27 @@ def damage_objective(model: nn.Module, luma: torch.Tensor, mask: torch.Tensor) -
     overlap = (probability * target).sum()
     dice = 1 - (2 * overlap + 1) / (probability.sum() + target.sum() + 1)
     return F.binary_cross_entropy_with_logits(logits, target) + dice
+
+
+def fill(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """The image with its holes filled (the network keeps the other pixels)."""
+    return model(inputs)
+
+
+def fill_objective(model: nn.Module, inputs: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """L1 and image-gradient L1 against the undamaged image, inside the hole mask."""
+    filled = model(inputs).float()
+    mask = (inputs[:, 3:] > 0.5).float()
+    area = mask.sum().clamp(min=1) * 3
+    pixel = ((filled - clean).abs() * mask).sum() / area
+    structure = sum(
+        (
+            (torch.diff(filled, dim=d) - torch.diff(clean, dim=d)).abs() * mask.narrow(d, 1, n - 1)
+        ).sum()
+        / area
+        for d, n in ((2, filled.shape[2]), (3, filled.shape[3]))
+    )
+    return pixel + structure
 
 
 RECIPES = (
@@ -50,6 +78,24 @@ RECIPES = (
         batch=8,
         steps=8000,
         lr=2e-3,
+        bf16=True,
+    ),
+    TrainingRecipe(
+        name=LearnedFill.name,
+        stage=LearnedFill.name,
+        network=gated.SPEC,
+        config=gated.GatedUNetConfig(),
+        degradation="print-damage",
+        channels=3,
+        data=("CBSD432_filtered", "SunHays80_color", "BSD400_gray"),
+        description="gated-convolution U-Net inpainter on synthesized print damage",
+        predict=fill,
+        objective=fill_objective,
+        mask_input=True,
+        patch=96,
+        batch=8,
+        steps=8000,
+        lr=1e-3,
         bf16=True,
     ),
 )

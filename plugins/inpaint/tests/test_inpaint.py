@@ -70,7 +70,12 @@ def far_from(labels: np.ndarray, distance: int) -> np.ndarray:
 def test_registers_through_the_plugin_hook() -> None:
     registry = Registry.from_plugins(restore_inpaint)
     assert not list(registry.broken())
-    assert set(registry.stages) == {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv"}
+    assert set(registry.stages) == {
+        "inpaint.damage_mask",
+        "inpaint.unet_mask",
+        "inpaint.opencv",
+        "inpaint.gated",
+    }
     assert DamageMask.outputs["mask"].kind is PortKind.MASK
     assert OpenCVInpaint.inputs["mask"].kind is PortKind.MASK
 
@@ -80,7 +85,12 @@ def test_installed_entry_point_provides_the_stages() -> None:
     assert [(info.name, info.error) for info in registry.plugins if not info.skipped] == [
         ("inpaint", None)
     ]
-    assert set(registry.stages) == {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv"}
+    assert set(registry.stages) == {
+        "inpaint.damage_mask",
+        "inpaint.unet_mask",
+        "inpaint.opencv",
+        "inpaint.gated",
+    }
 
 
 @pytest.mark.parametrize(
