@@ -314,3 +314,12 @@ def test_library_result_saves_with_nothing_lost(registry: Registry, tmp_path) ->
     assert saved.bit_depth == 16 and saved.alpha is not None
     np.testing.assert_allclose(saved.alpha, rgba[..., 3] / 65535, atol=1 / 65535)
     np.testing.assert_allclose(saved.pixels, 20000 / 65535 + 0.1, atol=1 / 65535)
+
+
+def test_torch_tensors_are_images_too(registry: Registry) -> None:
+    import torch
+
+    p = pipeline(registry, [{"id": "add", "uses": "toy.add", "params": {"amount": 0.0}}])
+    image = gray_as_rgb(0.4)
+    for tensor in (torch.from_numpy(image).bfloat16(), torch.from_numpy(image).requires_grad_()):
+        np.testing.assert_allclose(p.run(tensor).image, image, atol=2e-3)

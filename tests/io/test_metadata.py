@@ -391,3 +391,36 @@ def test_mask_output_is_plain_gray(tmp_path: Path) -> None:
     assert (loaded.bit_depth, loaded.alpha, loaded.icc_profile) == (8, None, None)
     assert (loaded.exif, loaded.dpi) == (None, None)
     np.testing.assert_array_equal(loaded.pixels, mask)
+
+
+def test_webp_gets_its_resolution_in_exif_and_pixel_sizes_follow_the_rotation(
+    tmp_path: Path,
+) -> None:
+    from restore.io.images import write_output
+
+    picture = Image.fromarray(np.zeros((40, 24, 3), np.uint8))
+    tags = Image.Exif()
+    tags[0x0112] = 6  # rotate 90 degrees clockwise to view
+    tags.get_ifd(0x8769)[0xA002], tags.get_ifd(0x8769)[0xA003] = 24, 40
+    picture.save(tmp_path / "in.jpg", exif=tags.tobytes(), dpi=(300, 300))
+    source = read_image(tmp_path / "in.jpg")
+    for suffix in ("webp", "png", "jpg"):
+        with Image.open(write_output(tmp_path / f"out.{suffix}", source.pixels, source)) as out:
+            exif = out.getexif()
+            assert out.size == (40, 24) and exif.get(0x0112, 1) == 1
+            assert (exif.get_ifd(0x8769)[0xA002], exif.get_ifd(0x8769)[0xA003]) == (40, 24)
+            if suffix == "webp":
+                assert (float(exif[0x011A]), float(exif[0x011B])) == (300.0, 300.0)
+
+
+def test_metadata_outputs_cannot_carry_is_named(tmp_path: Path) -> None:
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Title", "Grandma, 1931")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png", pnginfo=text)
+    assert read_image(tmp_path / "a.png").warnings == [
+        "not carried to outputs: text chunks (Title)"
+    ]
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "b.jpg", xmp=b"<x/>")
+    assert read_image(tmp_path / "b.jpg").warnings == ["not carried to outputs: XMP metadata"]

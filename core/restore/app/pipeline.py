@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from restore.api.errors import PipelineError
 from restore.app.pool import InstancePool
@@ -74,7 +75,7 @@ class Pipeline:
 
     def run(
         self,
-        image: np.ndarray | str | Path,
+        image: np.ndarray | torch.Tensor | str | Path,
         *,
         options: TileOptions | None = None,
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -83,7 +84,8 @@ class Pipeline:
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ) -> RunResult:
         """Restore one image (a file path, or an H x W (x C) uint8, uint16 or float
-        array; 2 or 4 channels carry alpha) through the same runner as the CLI.
+        array or torch tensor; 2 or 4 channels carry alpha) through the same runner
+        as the CLI.
 
         ``overrides`` (``{node: {param: value}}``) apply to this image only; a file
         over ``max_pixels`` (None: no limit) is refused from its header. The result
@@ -92,6 +94,8 @@ class Pipeline:
         """
         if isinstance(image, str | Path):
             source = read_image(image, max_pixels=max_pixels)
+        elif isinstance(image, torch.Tensor):  # H x W (x C), on any device, any float type
+            source = image_from_array(image.detach().to("cpu", torch.float32).numpy())
         else:
             source = image_from_array(image)
         context = RunContext(options or self.tile_options(), progress, cancel)

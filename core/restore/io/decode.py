@@ -143,7 +143,7 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None) -> Decoded:
             raise ImageReadError(path, f"unsupported image format {image.format}")
         _check_size(path, image.width, image.height, max_pixels)
         samples = _pillow_samples(path, image, data)
-        notes: list[str] = []
+        notes = _untracked_metadata(image)
         orientation: object = 1
         exif = None
         try:
@@ -162,6 +162,20 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None) -> Decoded:
             frames=max(1, getattr(image, "n_frames", 1)),
             warnings=notes,
         )
+
+
+def _untracked_metadata(image: Image.Image) -> list[str]:
+    """Notes on the metadata of a file that outputs do not carry: XMP, text, comments."""
+    info = image.info
+    lost = []
+    if info.get("xmp") or info.get("XML:com.adobe.xmp"):
+        lost.append("XMP metadata")
+    text = [key for key in getattr(image, "text", {}) if key != "XML:com.adobe.xmp"]
+    if text:
+        lost.append("text chunks (" + ", ".join(text) + ")")
+    if info.get("comment"):
+        lost.append("comment")
+    return [f"not carried to outputs: {', '.join(lost)}"] if lost else []
 
 
 def _pillow_samples(path: Path, image: Image.Image, data: bytes) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from restore.api.errors import ImageReadError, ImageWriteError
 from restore.io import metadata
@@ -271,9 +272,9 @@ def prepare_image(
     planes = colour if alpha is None else np.concatenate([colour, alpha[..., None]], axis=2)
     samples = _quantize(planes, bit_depth)
     icc = _icc_for(fmt, icc_profile, colour.shape[2], notes)
-    exif, tiff_tags = _exif_for(fmt, exif, dpi, notes)
+    exif, tiff_tags = _exif_for(fmt, exif, dpi, colour.shape[1::-1], notes)
     if dpi and fmt == "WEBP":
-        dpi = None  # WebP has no resolution field
+        dpi = None  # WebP has no resolution field: it went into the EXIF block
     if dpi and not all(1 <= value <= _DPI_MAX[fmt] for value in dpi):
         notes.append(f"resolution not stored: {fmt} holds 1 to {_DPI_MAX[fmt]:,} dpi")
         dpi = None
@@ -447,19 +448,26 @@ def _checked_dpi(path: Path, dpi: tuple[float, float] | None) -> tuple[float, fl
 
 
 def _exif_for(
-    fmt: str, exif: bytes | None, dpi: tuple[float, float] | None, notes: list[str]
+    fmt: str,
+    exif: bytes | None,
+    dpi: tuple[float, float] | None,
+    size: tuple[int, int],
+    notes: list[str],
 ) -> tuple[bytes | None, dict[int, str]]:
     """What the output keeps of ``exif``: a block for JPEG, PNG and WebP, ASCII tags
-    for TIFF; notes say what is lost."""
-    if not exif:
+    for TIFF, with resolution and pixel dimensions made the output's (WebP, which
+    has no resolution field, gets its DPI as EXIF tags); notes say what is lost."""
+    webp_dpi = bool(dpi) and fmt == "WEBP"
+    if not exif and not webp_dpi:
         return None, {}
     if fmt == "BMP":
         notes.append("EXIF dropped: BMP holds none")
         return None, {}
     try:
-        tags = metadata.load_exif(exif)
+        tags = metadata.load_exif(exif) if exif else Image.Exif()
         if dpi:
-            metadata.with_resolution(tags, dpi)
+            metadata.with_resolution(tags, dpi, add=webp_dpi)
+        metadata.with_size(tags, *size)
         if fmt == "TIFF":
             kept, lost = metadata.tiff_tags(tags)
             notes += lost

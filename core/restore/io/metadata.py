@@ -70,12 +70,20 @@ def load_exif(data: bytes) -> Image.Exif:
     return exif
 
 
-def with_resolution(exif: Image.Exif, dpi: tuple[float, float]) -> None:
-    """Make ``exif``'s resolution tags, where it has them, say ``dpi``: the
-    output's resolution may differ from the source's (a stage changed the size)."""
-    if any(tag in exif for tag in _RESOLUTION_TAGS):
+def with_resolution(exif: Image.Exif, dpi: tuple[float, float], *, add: bool = False) -> None:
+    """Make ``exif``'s resolution tags say ``dpi`` where it has them (or always, with
+    ``add``): the output's resolution may differ from the source's."""
+    if add or any(tag in exif for tag in _RESOLUTION_TAGS):
         exif[Base.XResolution], exif[Base.YResolution] = dpi
         exif[Base.ResolutionUnit] = _INCH
+
+
+def with_size(exif: Image.Exif, width: int, height: int) -> None:
+    """Make the EXIF pixel dimensions, where it has them, the output's: orientation
+    applied (width and height swapped) or a stage that changed the size."""
+    details = exif.get_ifd(IFD.Exif)
+    if Base.ExifImageWidth in details or Base.ExifImageHeight in details:
+        details[Base.ExifImageWidth], details[Base.ExifImageHeight] = width, height
 
 
 def fit_jpeg(exif: Image.Exif) -> tuple[bytes | None, list[str]]:

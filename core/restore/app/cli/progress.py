@@ -36,8 +36,9 @@ class RichObserver(BatchObserver):
             disable=not enabled,
             transient=True,
         )
-        self.images = self.progress.add_task("images", total=None)
-        self.tile_task = self.progress.add_task("tiles", total=None)
+        # Shown once the files are counted: never a "0/?" bar.
+        self.images = self.progress.add_task("images", total=None, visible=False)
+        self.tile_task = self.progress.add_task("tiles", total=None, visible=False)
 
     def __enter__(self) -> RichObserver:
         self.progress.start()
@@ -52,15 +53,17 @@ class RichObserver(BatchObserver):
         self.progress.stop()
 
     def batch_started(self, total: int) -> None:
-        self.progress.update(self.images, total=total, completed=0)
+        self.progress.update(self.images, total=total, completed=0, visible=True)
 
     def file_started(self, source: Path, index: int, total: int) -> None:
         name = printable(source.name)
         self.progress.update(self.images, total=total, completed=index, description=name)
-        self.progress.reset(self.tile_task, total=None, description="tiles")
+        self.progress.reset(self.tile_task, total=None, description="tiles", visible=False)
 
     def tiles(self, node: str, done: int, total: int) -> None:
-        self.progress.update(self.tile_task, total=total, completed=done, description=node)
+        self.progress.update(
+            self.tile_task, total=total, completed=done, description=node, visible=True
+        )
 
     def file_finished(self, outcome: FileOutcome) -> None:
         self.progress.advance(self.images)
