@@ -232,3 +232,20 @@ def test_a_detector_is_validated_by_f1(data_root: Path) -> None:
     manifest = train(detector, out, data_root=data_root, evaluations=1)
     assert set(manifest.quality) == {"validation_f1"}
     assert 0 <= manifest.quality["validation_f1"] <= 1
+
+
+def test_hard_negatives_replace_the_damage_for_their_share(data_root: Path) -> None:
+    from restore.lab.degrade import load_recipe
+
+    (data_root / "cracks.yaml").write_text(CRACKS)
+    cracks = load_recipe(data_root / "cracks.yaml", data_root)
+    gray = load_recipe("gray", data_root)
+    clean = synthetic_photo(40, 48, seed=5)
+    always = replace(RECIPE, target="mask", channels=3, negative_fraction=1.0)
+    inputs, target = training_pair(always, cracks, clean, np.random.default_rng(1), gray)
+    np.testing.assert_array_equal(inputs, gray.apply(clean, np.random.default_rng(1)).image)
+    assert target.max() == 0  # a negative has nothing to find
+    half = replace(always, negative_fraction=0.5)
+    rng = np.random.default_rng(2)
+    damaged = [training_pair(half, cracks, clean, rng, gray)[1].max() > 0 for _ in range(40)]
+    assert 10 < sum(damaged) < 30

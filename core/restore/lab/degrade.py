@@ -469,6 +469,8 @@ PRINT_DAMAGE: tuple[Degradation, ...] = (
     FilmDamage(count=(0, 6), dark_probability=0.4),
 )
 """The damage of a scanned old print, as ``old-print`` and ``print-damage`` draw it."""
+SCAN: tuple[Degradation, ...] = (GaussianBlur(sigma=(0.0, 0.6)), Jpeg(quality=(60, 95)))
+"""The scan of a print: slight blur and JPEG."""
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -505,8 +507,14 @@ RECIPES: dict[str, Recipe] = {
             "scratches and film-damage overlays (mask)",
             PrintLike(),
             *PRINT_DAMAGE,
-            GaussianBlur(sigma=(0.0, 0.6)),
-            Jpeg(quality=(60, 95)),
+            *SCAN,
+        ),
+        _recipe(
+            "print-like",
+            "old-print's look with no damage (empty mask): print-like, then the scan; "
+            "hard negatives for damage detectors",
+            PrintLike(),
+            *SCAN,
         ),
         _recipe(
             "print-damage",

@@ -100,6 +100,11 @@ class TrainingRecipe:
     mask_input: bool = False
     """Give the network the degradation's damage mask as an extra last input channel
     (an inpainter: it learns to fill what the mask marks)."""
+    negatives: str | None = None
+    """A degradation for hard-negative samples, used instead of ``degradation`` for
+    ``negative_fraction`` of them: e.g. ``print-like``, an old print's look with no
+    damage (an empty mask), so a detector learns what is not damage."""
+    negative_fraction: float = 0.0
 
     @property
     def score_name(self) -> str:
@@ -186,11 +191,18 @@ def to_tensor(batch: np.ndarray) -> torch.Tensor:
 
 
 def training_pair(
-    recipe: TrainingRecipe, degradation: Recipe, clean: np.ndarray, rng: np.random.Generator
+    recipe: TrainingRecipe,
+    degradation: Recipe,
+    clean: np.ndarray,
+    rng: np.random.Generator,
+    negatives: Recipe | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One clean H x W x C image degraded into the network's input and target: the
     degraded image (with the damage mask as a last channel if ``mask_input``), and the
-    clean image or, for a detector, the damage mask (H x W x 1)."""
+    clean image or, for a detector, the damage mask (H x W x 1). With ``negatives``,
+    ``recipe.negative_fraction`` of the images are degraded by it instead."""
+    if negatives is not None and rng.random() < recipe.negative_fraction:
+        degradation = negatives
     degraded = degradation.apply(clean, rng)
     mask = degraded.mask[..., None]
     inputs = np.concatenate([degraded.image, mask], axis=2) if recipe.mask_input else degraded.image
@@ -198,10 +210,14 @@ def training_pair(
 
 
 def training_batch(
-    recipe: TrainingRecipe, degradation: Recipe, clean: np.ndarray, rng: np.random.Generator
+    recipe: TrainingRecipe,
+    degradation: Recipe,
+    clean: np.ndarray,
+    rng: np.random.Generator,
+    negatives: Recipe | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``training_pair`` for every patch of a batch, stacked."""
-    pairs = [training_pair(recipe, degradation, patch, rng) for patch in clean]
+    pairs = [training_pair(recipe, degradation, patch, rng, negatives) for patch in clean]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
@@ -261,6 +277,7 @@ def train(
     steps = steps or recipe.steps
     folders = list(folders) or [data_root / name for name in recipe.data]
     degradation = load_recipe(recipe.degradation, data_root)
+    negatives = load_recipe(recipe.negatives, data_root) if recipe.negatives else None
     train_bank = ImageBank(
         folders, recipe.channels, split="train", holdout=recipe.holdout, minimum=recipe.patch
     )
@@ -269,7 +286,7 @@ def train(
     )
     validation_rng = np.random.default_rng(seed + 1)
     pairs = [
-        training_pair(recipe, degradation, clean, validation_rng)
+        training_pair(recipe, degradation, clean, validation_rng, negatives)
         for clean in validation_bank.validation_set(recipe.validation_size)
     ]
 
@@ -297,9 +314,8 @@ def train(
     began = time.perf_counter() - seconds
     score = None
     for step in range(start + 1, steps + 1):
-        inputs, target = training_batch(
-            recipe, degradation, train_bank.patches(rng, recipe.batch, recipe.patch), rng
-        )
+        patches = train_bank.patches(rng, recipe.batch, recipe.patch)
+        inputs, target = training_batch(recipe, degradation, patches, rng, negatives)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
             if recipe.objective is not None:
                 loss = recipe.objective(model, to_tensor(inputs), to_tensor(target))
