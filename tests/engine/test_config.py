@@ -84,3 +84,15 @@ def test_overrides_of_a_node_whose_params_are_no_mapping() -> None:
     data = {"nodes": [{"id": "a", "uses": "toy.add", "params": [1, 2]}]}
     with pytest.raises(PipelineError, match="node 'a': params must be a mapping"):
         apply_overrides(data, ["a.amount=1"])
+
+
+@pytest.mark.parametrize(("written", "meant"), [("colour", "color"), ("greyscale", "grayscale")])
+def test_british_spellings_of_conditions(written: str, meant: str) -> None:
+    config = parse_config({"nodes": [{"id": "a", "uses": "toy.add", "when": written}]})
+    assert config.nodes[0].when == meant
+
+
+@pytest.mark.parametrize("when", [["color"], {"a": 1}, 3, "sometimes"])
+def test_bad_conditions_are_problems(when: object) -> None:
+    with pytest.raises(PipelineError, match="when"):
+        parse_config({"nodes": [{"id": "a", "uses": "toy.add", "when": when}]})

@@ -7,10 +7,17 @@ import datetime
 import enum
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from restore.api.errors import PipelineError
 
@@ -30,6 +37,13 @@ class Condition(enum.StrEnum):
     COLOR = "color"
 
 
+def _british(value: Any) -> Any:
+    """Accept the British spellings the summary uses ("colour", "greyscale")."""
+    if isinstance(value, str):
+        return {"colour": "color", "greyscale": "grayscale"}.get(value, value)
+    return value
+
+
 class NodeConfig(BaseModel):
     """One stage node of the DAG."""
 
@@ -39,7 +53,9 @@ class NodeConfig(BaseModel):
     uses: str = Field(description="qualified stage name, e.g. denoise.nlmeans")
     params: dict[str, Any] = Field(default_factory=dict, description="stage parameters")
     enabled: bool = Field(default=True, description="false: the node passes its image through")
-    when: Condition | None = Field(default=None, description="run only on such inputs")
+    when: Annotated[Condition | None, BeforeValidator(_british)] = Field(
+        default=None, description="run only on such inputs (grayscale or color)"
+    )
     inputs: dict[str, str] | None = Field(
         default=None,
         description="input port -> 'node' or 'node.port' ('input' is the pipeline input); "
