@@ -23,7 +23,7 @@ BUILT_IN = {
     "deblur": {"deblur.wiener", "deblur.richardson_lucy"},
     "sharpen": {"sharpen.unsharp"},
     "inpaint": {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv", "inpaint.gated"},
-    "colorize": {"colorize.unet", "colorize.regression"},
+    "colorize": {"colorize.global", "colorize.unet", "colorize.regression"},
 }
 
 

@@ -217,6 +217,20 @@ def test_film_damage_mask_marks_exactly_the_changed_pixels(
         assert np.array_equal(result.mask[clear] == 1, change[clear] > limit)
 
 
+def test_film_damage_min_change_leaves_out_overlays_that_change_nothing(overlays: Path) -> None:
+    """White artifacts over a white band change nothing there: not damage, with min_change."""
+    image = np.full((64, 80, 3), 0.4, np.float32)
+    image[:, 40:] = 1.0
+    plain = FilmDamage(path=str(overlays), count=(6, 8), opacity=1.0)
+    seen = plain.model_copy(update={"min_change": 0.05})
+    for seed in range(4):
+        every, visible = (Recipe(steps=[s]).apply(image, seed) for s in (plain, seen))
+        np.testing.assert_array_equal(every.image, visible.image)  # the same damage drawn
+        assert visible.mask[:, 42:].sum() == 0 < every.mask[:, 42:].sum()
+        left, kept = every.mask[:, :38], visible.mask[:, :38]  # over 0.4: changed by 0.6 alpha
+        assert np.all(kept <= left) and kept.sum() >= 0.8 * left.sum()
+
+
 def test_film_damage_missing_folders(tmp_path: Path, overlays: Path) -> None:
     image = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(RestoreError, match="nowhere"):

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from torch import nn
 from typer.testing import CliRunner
 
+from restore.api.errors import RestoreError
 from restore.api.network import NetworkConfig, NetworkSpec
 from restore.api.weights import load_weights
 from restore.app.cli.main import app
@@ -22,10 +23,13 @@ from restore.io.images import write_image
 from restore.lab.training import (
     ImageBank,
     TrainingRecipe,
+    device_schedule,
     held_out,
+    image_split,
     log_mse,
     mse,
     train,
+    training_device,
     training_pair,
 )
 from restore.testing import synthetic_photo
@@ -195,6 +199,9 @@ def test_train_command(data_root: Path) -> None:
     )
     unknown = CliRunner().invoke(app, ["train", "nope", "--out", str(out)])
     assert unknown.exit_code == 2 and "unknown training recipe 'nope'" in unknown.output
+    args = ["train", "denoise.dncnn-gray", "--out", str(out), "--device", "tpu"]
+    device = CliRunner().invoke(app, args)
+    assert device.exit_code == 2 and "--device must be auto, cpu or cuda" in device.output
 
 
 CRACKS = "steps:\n  - {kind: cracks, count: [2, 4], width: [1, 3]}\n"
@@ -249,3 +256,82 @@ def test_hard_negatives_replace_the_damage_for_their_share(data_root: Path) -> N
     rng = np.random.default_rng(2)
     damaged = [training_pair(half, cracks, clean, rng, gray)[1].max() > 0 for _ in range(40)]
     assert 10 < sum(damaged) < 30
+
+
+def test_a_split_by_folder_validates_on_every_folder_and_reserves_a_test_split(
+    tmp_path: Path,
+) -> None:
+    for folder, count in (("big", 60), ("small", 7)):
+        for k in range(count):
+            write_image(tmp_path / folder / f"{k}.png", np.zeros((8, 8, 1), np.float32))
+    plain = image_split(tmp_path, 5)
+    assert all((which == "validation") == held_out(r, 5) for r, which in plain.items())
+    split = image_split(tmp_path, 5, by_folder=True, reserved=10)
+    for folder, count in (("big", 60), ("small", 7)):
+        mine = {r: which for r, which in split.items() if r.parent.name == folder}
+        assert sum(which == "validation" for which in mine.values()) == math.ceil(count * 0.05)
+        assert {r for r, which in mine.items() if which == "test"} == {
+            r for r in mine if held_out(r, 10)
+        }
+    assert image_split(tmp_path, 5, by_folder=True, reserved=10) == split  # stable
+
+
+def test_patches_without_rotation_and_with_zoom(data_root: Path) -> None:
+    bank = ImageBank([data_root / "photos"], 3, split="train", holdout=0, minimum=24)
+    crops = bank.patches(np.random.default_rng(0), 6, 24, rotate=False)
+    assert all(  # an unrotated patch is a crop of an image (perhaps mirrored)
+        any(_contains(image, patch) or _contains(image, patch[:, ::-1]) for image in bank.images)
+        for patch in np.round(crops * 255).astype(np.uint8)
+    )
+    zoomed = bank.patches(np.random.default_rng(0), 6, 24, rotate=False, zoom=(2.0, 3.0))
+    assert zoomed.shape == (6, 24, 24, 3) and zoomed.min() >= 0 and zoomed.max() <= 1
+
+
+def _contains(image: np.ndarray, patch: np.ndarray) -> bool:
+    size = patch.shape[0]
+    return any(
+        np.array_equal(image[y : y + size, x : x + size], patch)
+        for y in range(image.shape[0] - size + 1)
+        for x in range(image.shape[1] - size + 1)
+    )
+
+
+def test_select_best_exports_the_best_evaluated_state(data_root: Path) -> None:
+    scores: dict[int, float] = {}
+    recipe = replace(RECIPE, select_best=True, lr=0.05)  # large steps: the score moves
+    out = data_root / "best.safetensors"
+
+    def seen(step: int, total: int, loss: float, score: float | None) -> None:
+        if score is not None:
+            scores[step] = score
+
+    manifest = train(recipe, out, data_root=data_root, evaluations=3, report=seen)
+    step = max(scores, key=lambda k: scores[k])
+    assert manifest.quality == {
+        "validation_psnr": round(scores[step], 3),
+        "selected_step": step,
+    }
+
+
+def test_gpu_scale_and_device(data_root: Path) -> None:
+    recipe = replace(RECIPE, gpu_scale=8, batch=16, lr=1e-3)
+    assert device_schedule(recipe, 12_000, torch.device("cpu")) == (12_000, 16, 1e-3)
+    steps, batch, lr = device_schedule(recipe, 12_000, torch.device("cuda"))
+    assert (steps, batch) == (1500, 128) and lr == pytest.approx(1e-3 * math.sqrt(8))
+    assert training_device("cpu") == torch.device("cpu")
+    assert training_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    out = data_root / "cpu.safetensors"
+    assert train(RECIPE, out, data_root=data_root, evaluations=1, device="cpu").training.steps == 6
+
+
+def test_resume_refuses_a_checkpoint_of_another_batch_size(data_root: Path) -> None:
+    out = data_root / "other.safetensors"
+
+    def crash(step: int, total: int, loss: float, psnr: float | None) -> None:
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(RECIPE, out, data_root=data_root, evaluations=2, report=crash)
+    with pytest.raises(RestoreError, match="made with 4 patches per step"):
+        train(replace(RECIPE, batch=8), out, data_root=data_root, evaluations=2, resume=True)

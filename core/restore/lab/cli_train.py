@@ -34,6 +34,13 @@ def train(
     seed: Annotated[int, typer.Option(help="seed of sampling, degradation and init")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from <out>.ckpt")] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+    device: Annotated[
+        str,
+        typer.Option(
+            help="auto (CUDA if there is a GPU, with the recipe's batch x gpu_scale and "
+            "steps / gpu_scale), cpu or cuda"
+        ),
+    ] = "auto",
     list_: Annotated[bool, typer.Option("--list", help="list the training recipes")] = False,
 ) -> None:
     """Train RECIPE's model on synthesized degradations; write weights + manifest to --out."""
@@ -66,6 +73,8 @@ def train(
         chosen = find_recipe(registry, recipe)
     except RestoreError as error:
         raise fail(str(error)) from None
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise fail(f"--device must be auto, cpu or cuda, not {device!r}")
     if out.suffix != ".safetensors":
         raise fail(f"{out}: the weights file must end in .safetensors")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +85,7 @@ def train(
             *(("--data-root", str(data_root)) if data_root is not None else ()),
             *(("--steps", str(steps)) if steps else ()),
             *(("--seed", str(seed)) if seed else ()),
+            *(("--device", device) if device != "auto" else ()),
         ]
     )  # the command that reproduces these weights (resuming does not change them)
     columns = (
@@ -109,6 +119,7 @@ def train(
                 resume=resume,
                 command=command,
                 report=report,
+                device=device,
             )
         except RestoreError as error:
             raise fail(str(error)) from None

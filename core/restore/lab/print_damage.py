@@ -30,6 +30,7 @@ from restore.lab.steps import (
     sample,
     sample_int,
     span,
+    visible,
 )
 
 _SHIFT = 4  # fractional bits of OpenCV drawing coordinates
@@ -185,9 +186,8 @@ class PrintDamage(Step):
         out = image.copy()
         coverage, info = self.draw(out, rng)
         hit = coverage > self.threshold
-        if not self.marks_hidden:  # blurred a little, so grain does not speckle the mask
-            change = np.abs(out - image).max(axis=2)
-            hit &= cv2.GaussianBlur(change, (0, 0), 1.0) > self.min_change
+        if not self.marks_hidden:
+            hit &= visible(image, out, self.min_change)
         out = np.clip(out, 0, 1, out=out)
         return out, np.maximum(mask, hit.astype(np.float32)), {"drawn": True, **info}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -42,6 +43,13 @@ def sample(rng: Generator, value: Span) -> float:
 def sample_int(rng: Generator, value: IntSpan) -> int:
     """One draw of an ``IntSpan`` (both ends included)."""
     return int(rng.integers(value[0], value[1] + 1)) if isinstance(value, tuple) else value
+
+
+def visible(before: Array, after: Array, min_change: float) -> Array:
+    """Where ``after`` differs from ``before`` by more than ``min_change`` (largest channel
+    difference, blurred a little so grain does not speckle a mask): H x W bool."""
+    change = np.abs(after - before).max(axis=2)
+    return np.asarray(cv2.GaussianBlur(change, (0, 0), 1.0) > min_change)
 
 
 class Step(BaseModel):

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -66,7 +67,8 @@ class TrainingRecipe:
     ``data`` folders and a ``degradation`` YAML path are relative to the data
     root (``--data-root``, default ``../shared/data``). ``holdout`` percent of
     the images (chosen by a hash of their file name, so stable) is never
-    trained on and serves for validation.
+    trained on and serves for validation (see ``image_split`` for
+    ``split_by_folder`` and ``reserved``).
     """
 
     name: str
@@ -105,6 +107,23 @@ class TrainingRecipe:
     ``negative_fraction`` of them: e.g. ``print-like``, an old print's look with no
     damage (an empty mask), so a detector learns what is not damage."""
     negative_fraction: float = 0.0
+    split_by_folder: bool = False
+    """Hold out ``holdout`` percent (rounded up) of every folder of images, not ``holdout``
+    percent of all of them on average, so small folders are validated on too."""
+    reserved: int = 0
+    """Percent of the images (by the same hash as ``held_out``) kept out of training and
+    validation alike: a test split for benchmarks that no model selection has seen."""
+    rotate: bool = True
+    """Rotate patches by random multiples of 90 degrees (off for images with an up, whose
+    orientation is a cue: skies above, ground below)."""
+    zoom: tuple[float, float] = (1.0, 1.0)
+    """Scale augmentation: a patch is cut at ``patch * z`` pixels (z uniform in this range,
+    at most the image's short side) and resized to ``patch``."""
+    select_best: bool = False
+    """Export the evaluated state with the best validation score, not the last one."""
+    gpu_scale: int = 1
+    """On CUDA: ``batch * gpu_scale`` patches per step, ``steps / gpu_scale`` steps (the
+    same number of patches) and ``lr * sqrt(gpu_scale)``."""
 
     @property
     def score_name(self) -> str:
@@ -135,42 +154,108 @@ def find_recipe(registry: Registry, name: str) -> TrainingRecipe:
     return recipes[name]
 
 
+def _digest(relative: Path) -> bytes:
+    return hashlib.sha256(relative.as_posix().encode()).digest()
+
+
 def held_out(relative: Path, percent: int) -> bool:
     """Whether an image is in the validation split (stable: a hash of its name)."""
-    digest = hashlib.sha256(relative.as_posix().encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 100 < percent
+    return int.from_bytes(_digest(relative)[:4], "big") % 100 < percent
+
+
+Split = Literal["train", "validation", "test"]
+
+
+def image_split(
+    folder: Path, holdout: int, *, by_folder: bool = False, reserved: int = 0
+) -> dict[Path, Split]:
+    """The split of every image under ``folder``, by its path relative to ``folder``.
+
+    ``test``: the ``reserved`` percent that ``held_out`` picks (never trained on or
+    validated on). ``validation``: of the others, those ``held_out(relative,
+    reserved + holdout)`` picks, or with ``by_folder``, in each folder of images,
+    ``holdout`` percent of the folder's images (rounded up), those with the
+    smallest hashes. The rest: ``train``. All of it is stable: a hash of each
+    relative path.
+    """
+    found = sorted(
+        path.relative_to(folder)
+        for path in folder.rglob("*")
+        if path.suffix.lower() in SUPPORTED_SUFFIXES
+    )
+    split: dict[Path, Split] = {
+        relative: "test" if held_out(relative, reserved) else "train" for relative in found
+    }
+    if not by_folder:
+        for relative in found:
+            if split[relative] == "train" and held_out(relative, reserved + holdout):
+                split[relative] = "validation"
+        return split
+    groups: dict[Path, list[Path]] = {}
+    for relative in found:
+        groups.setdefault(relative.parent, []).append(relative)
+    for members in groups.values():
+        count = math.ceil(len(members) * holdout / 100)
+        candidates = sorted((m for m in members if split[m] == "train"), key=_digest)
+        for relative in candidates[:count]:
+            split[relative] = "validation"
+    return split
 
 
 class ImageBank:
     """The images of some folders, held in memory as uint8, for patch sampling."""
 
     def __init__(
-        self, folders: Sequence[Path], channels: int, *, split: str, holdout: int, minimum: int
+        self,
+        folders: Sequence[Path],
+        channels: int,
+        *,
+        split: Split,
+        holdout: int,
+        minimum: int,
+        by_folder: bool = False,
+        reserved: int = 0,
     ) -> None:
         self.images: list[np.ndarray] = []
         for folder in folders:
             if not folder.is_dir():
                 raise RestoreError(f"{folder}: training data folder not found")
-            for path in sorted(folder.rglob("*")):
-                relative = path.relative_to(folder)
-                if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            splits = image_split(folder, holdout, by_folder=by_folder, reserved=reserved)
+            for relative, which in splits.items():
+                if which != split:
                     continue
-                if held_out(relative, holdout) != (split == "validation"):
-                    continue
-                pixels = to_channels(read_image(path).pixels, channels)
+                pixels = to_channels(read_image(folder / relative).pixels, channels)
                 if min(pixels.shape[:2]) >= minimum:
                     self.images.append(np.round(pixels * 255).astype(np.uint8))
         if not self.images:
             raise RestoreError(f"no {split} images of at least {minimum} px in {list(folders)}")
 
-    def patches(self, rng: np.random.Generator, count: int, size: int) -> np.ndarray:
-        """``count`` random ``size`` x ``size`` crops, randomly flipped and rotated."""
-        out = np.empty((count, size, size, self.images[0].shape[2]), np.float32)
+    def patches(
+        self,
+        rng: np.random.Generator,
+        count: int,
+        size: int,
+        *,
+        rotate: bool = True,
+        zoom: tuple[float, float] = (1.0, 1.0),
+    ) -> np.ndarray:
+        """``count`` random ``size`` x ``size`` crops, randomly flipped and (with ``rotate``)
+        rotated; with a ``zoom`` range, cut at ``size * z`` and resized (area) to ``size``."""
+        channels = self.images[0].shape[2]
+        out = np.empty((count, size, size, channels), np.float32)
         for k in range(count):
             image = self.images[rng.integers(len(self.images))]
-            y = rng.integers(image.shape[0] - size + 1)
-            x = rng.integers(image.shape[1] - size + 1)
-            patch = np.rot90(image[y : y + size, x : x + size], int(rng.integers(4)))
+            side = size
+            if zoom != (1.0, 1.0):
+                side = min(round(size * rng.uniform(*zoom)), *image.shape[:2])
+            y = rng.integers(image.shape[0] - side + 1)
+            x = rng.integers(image.shape[1] - side + 1)
+            patch = image[y : y + side, x : x + side]
+            if side != size:
+                patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+                patch = patch.reshape(size, size, channels)
+            if rotate:
+                patch = np.rot90(patch, int(rng.integers(4)))
             out[k] = (patch[:, ::-1] if rng.random() < 0.5 else patch) / 255
         return out
 
@@ -184,10 +269,26 @@ class ImageBank:
         return crops
 
 
-def to_tensor(batch: np.ndarray) -> torch.Tensor:
-    """N x H x W x C float32 numpy -> N x C x H x W channels-last tensor."""
-    tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
+def to_tensor(batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """N x H x W x C float32 numpy -> N x C x H x W channels-last tensor on ``device``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).to(device)
     return tensor.contiguous(memory_format=torch.channels_last)
+
+
+def training_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA when there is a GPU, else the CPU; or the device named."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def device_schedule(
+    recipe: TrainingRecipe, steps: int, device: torch.device
+) -> tuple[int, int, float]:
+    """Steps, batch and learning rate on ``device``: on CUDA ``steps / gpu_scale``,
+    ``batch * gpu_scale`` and ``lr * sqrt(gpu_scale)``, elsewhere as given."""
+    scale = recipe.gpu_scale if device.type == "cuda" else 1
+    return math.ceil(steps / scale), recipe.batch * scale, recipe.lr * math.sqrt(scale)
 
 
 def training_pair(
@@ -228,6 +329,7 @@ def validation_score(
     restorations, or for a detector the pixel F1 of its mask at probability 0.5 over
     all pairs together."""
     model.eval()
+    device = next(model.parameters()).device
     scores, hits, marked, truth = [], 0.0, 0.0, 0.0
     with torch.inference_mode():
         for inputs, target in pairs:
@@ -236,8 +338,8 @@ def validation_score(
             padded = np.pad(
                 inputs, ((0, -height % multiple), (0, -width % multiple), (0, 0)), "reflect"
             )
-            output = recipe.predict(model, to_tensor(padded[None]))[0].permute(1, 2, 0)
-            result = output[:height, :width].clamp(0, 1).numpy()
+            output = recipe.predict(model, to_tensor(padded[None], device))[0].permute(1, 2, 0)
+            result = output[:height, :width].clamp(0, 1).float().cpu().numpy()
             if recipe.target == "mask":
                 found, real = result > 0.5, target > 0.5
                 hits += float(np.sum(found & real))
@@ -268,22 +370,30 @@ def train(
     command: str = "",
     report: StepReport | None = None,
     evaluations: int = 10,
+    device: str = "auto",
 ) -> Manifest:
     """Train ``recipe`` and export ``out`` (.safetensors + .json manifest).
 
     A checkpoint ``<out>.ckpt`` is written at every evaluation; with ``resume``
     training continues from it exactly (model, optimiser, schedule, RNG states).
+    ``device`` ``auto`` trains on CUDA when there is a GPU, with the recipe's
+    ``gpu_scale`` (``steps`` counts CPU-sized steps, so the same command fits both).
     """
-    steps = steps or recipe.steps
+    where = training_device(device)
+    steps, batch, lr = device_schedule(recipe, steps or recipe.steps, where)
     folders = list(folders) or [data_root / name for name in recipe.data]
     degradation = load_recipe(recipe.degradation, data_root)
     negatives = load_recipe(recipe.negatives, data_root) if recipe.negatives else None
-    train_bank = ImageBank(
-        folders, recipe.channels, split="train", holdout=recipe.holdout, minimum=recipe.patch
+    bank = partial(
+        ImageBank,
+        folders,
+        recipe.channels,
+        holdout=recipe.holdout,
+        by_folder=recipe.split_by_folder,
+        reserved=recipe.reserved,
     )
-    validation_bank = ImageBank(
-        folders, recipe.channels, split="validation", holdout=recipe.holdout, minimum=16
-    )
+    train_bank = bank(split="train", minimum=recipe.patch)
+    validation_bank = bank(split="validation", minimum=16)
     validation_rng = np.random.default_rng(seed + 1)
     pairs = [
         training_pair(recipe, degradation, clean, validation_rng, negatives)
@@ -292,36 +402,45 @@ def train(
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = recipe.network.build(recipe.config)
+    model = recipe.network.build(recipe.config).to(where)
     # Module.to takes memory_format at runtime (in place, as documented); its stubs omit it.
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1)))
     )
     checkpoint = out.with_suffix(".ckpt")
     start, seconds = 0, 0.0
+    best: dict[str, Any] | None = None  # with select_best: score, step and model state
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location="cpu")
+        made = state.get("batch", recipe.batch)
+        if made != batch:
+            raise RestoreError(
+                f"{checkpoint}: made with {made} patches per step, this device "
+                f"trains with {batch}; resume it on the kind of device that made it"
+            )
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        start, seconds = state["step"], state["seconds"]
+        start, seconds, best = state["step"], state["seconds"], state.get("best")
 
     every = max(1, steps // evaluations)
     began = time.perf_counter() - seconds
     score = None
     for step in range(start + 1, steps + 1):
-        patches = train_bank.patches(rng, recipe.batch, recipe.patch)
+        patches = train_bank.patches(
+            rng, batch, recipe.patch, rotate=recipe.rotate, zoom=recipe.zoom
+        )
         inputs, target = training_batch(recipe, degradation, patches, rng, negatives)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+        x, y = to_tensor(inputs, where), to_tensor(target, where)
+        with torch.autocast(where.type, dtype=torch.bfloat16, enabled=recipe.bf16):
             if recipe.objective is not None:
-                loss = recipe.objective(model, to_tensor(inputs), to_tensor(target))
+                loss = recipe.objective(model, x, y)
             else:
-                restored = recipe.predict(model, to_tensor(inputs)).float()
-                loss = recipe.loss(restored, to_tensor(target))
+                loss = recipe.loss(recipe.predict(model, x).float(), y)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if recipe.clip is not None:
@@ -331,6 +450,11 @@ def train(
         score = None
         if step % every == 0 or step == steps:
             score = validation_score(recipe, model, pairs)
+            if recipe.select_best and (best is None or score > best["score"]):
+                weights = {
+                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                }
+                best = {"score": score, "step": step, "model": weights}
             state = {
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
@@ -339,12 +463,18 @@ def train(
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
                 "seconds": time.perf_counter() - began,
+                "batch": batch,
+                "best": best,
             }
             write_atomically(checkpoint, partial(torch.save, state))
         if report is not None:
             report(step, steps, loss.item(), score)
 
     final = score if score is not None else validation_score(recipe, model, pairs)
+    quality = {recipe.score_name: round(final, 3)}
+    if best is not None:  # select_best: the best evaluated state (perhaps the last)
+        model.load_state_dict(best["model"])
+        quality = {recipe.score_name: round(best["score"], 3), "selected_step": best["step"]}
     manifest = save_weights(
         model,
         out,
@@ -361,7 +491,7 @@ def train(
             seconds=round(time.perf_counter() - began, 1),
             date=datetime.date.today().isoformat(),
         ),
-        quality={recipe.score_name: round(final, 3)},
+        quality=quality,
     )
     checkpoint.unlink(missing_ok=True)
     return manifest

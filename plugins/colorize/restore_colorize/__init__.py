@@ -1,16 +1,17 @@
-"""restore-colorize: learned colorization in CIELAB (a U-Net over a*b* colour bins, with hints)."""
+"""restore-colorize: learned colorization in CIELAB (U-Nets over a*b* colour bins, with hints)."""
 
 from __future__ import annotations
 
 from restore.api import hookimpl
 from restore.api.hookspecs import RegisterStage, RegisterTraining
 
-from restore_colorize.unet import RegressionColorize, UNetColorize
+from restore_colorize.unet import GlobalColorize, RegressionColorize, UNetColorize
 
 
 @hookimpl
 def register_stages(register: RegisterStage) -> None:
     """Register the colorization stages."""
+    register(GlobalColorize)
     register(UNetColorize)
     register(RegressionColorize)
 

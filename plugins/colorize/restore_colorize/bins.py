@@ -4,12 +4,14 @@
 [-110, 110]^2, keeping the bins that sRGB colours reach; the network predicts a
 distribution over them, trained against soft-encoded targets (the 5 nearest
 bins, Gaussian sigma 5) weighted by class rebalancing, and read out with the
-annealed mean (temperature 0.38).
+annealed mean (temperature 0.38). ``confident_readout`` adds a fallback where the
+predicted distribution is wide (the network does not know the colour).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ LIMIT = 110.0  # bin centres lie in [-LIMIT, LIMIT]
 TEMPERATURE = 0.38  # annealed-mean temperature
 NEIGHBOURS, SIGMA = 5, 5.0  # soft encoding: nearest bins and Gaussian kernel width
 PRIOR_SIGMA, UNIFORM_MIX = 5.0, 0.5  # class rebalancing: prior smoothing and lambda
+SHARPNESS = 6.0  # confident readout: how fast confidence falls past the spread limit
 
 
 # The bins that sRGB colours reach: for each a* (bin centre), the first and last b*
@@ -103,6 +106,40 @@ def readout(
     """The annealed mean of ``softmax(logits)``: ``softmax(logits / T)`` averages the centres."""
     weights = torch.softmax(logits / temperature, dim=1)
     return torch.einsum("nqhw,qc->nchw", weights, centres.to(weights))
+
+
+def spread(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """N x 1 x H x W width of ``softmax(logits)`` in a*b*: ``sqrt(E ||c - E c||^2)``."""
+    probabilities = torch.softmax(logits, dim=1)
+    mean = torch.einsum("nqhw,qc->nchw", probabilities, centres.to(probabilities))
+    square = torch.einsum("nqhw,q->nhw", probabilities, centres.to(probabilities).pow(2).sum(1))
+    return (square[:, None] - mean.pow(2).sum(1, keepdim=True)).clamp(min=0).sqrt()
+
+
+def confident_readout(
+    logits: torch.Tensor,
+    centres: torch.Tensor,
+    spread_limit: float,
+    fallback: Literal["neutral", "scene"] = "neutral",
+    temperature: float = TEMPERATURE,
+) -> torch.Tensor:
+    """The annealed mean, pulled toward ``fallback`` where the distribution is wide.
+
+    A pixel's confidence is ``1 / (1 + (spread / spread_limit) ** SHARPNESS)``
+    (:func:`spread`; one half at the limit), and its a*b* goes that far from the
+    fallback to the annealed mean. The fallback is neutral (a*b* = 0) or the
+    scene's dominant colour: the confidence-weighted mean of the annealed means
+    over each image. ``spread_limit`` 0 is the plain annealed mean.
+    """
+    ab = readout(logits, centres, temperature)
+    if spread_limit <= 0:
+        return ab
+    confidence = 1 / (1 + (spread(logits, centres) / spread_limit) ** SHARPNESS)
+    if fallback == "neutral":
+        return confidence * ab
+    total = confidence.sum((-2, -1), keepdim=True).clamp(min=1e-6)
+    scene = (confidence * ab).sum((-2, -1), keepdim=True) / total
+    return scene + confidence * (ab - scene)
 
 
 def smoothed_prior(

@@ -33,7 +33,10 @@ MULTIPLE = 16  # the input's height and width are padded to a multiple of this
 OUTPUT_STRIDE = 4  # the head predicts at 1/4 of the input resolution
 
 
-def _conv(channels_in: int, channels_out: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+def conv_block(
+    channels_in: int, channels_out: int, stride: int = 1, dilation: int = 1
+) -> nn.Sequential:
+    """3 x 3 convolution (no bias), batch norm, ReLU."""
     return nn.Sequential(
         nn.Conv2d(
             channels_in, channels_out, 3, stride, padding=dilation, dilation=dilation, bias=False
@@ -61,14 +64,14 @@ class ColorizeNet(nn.Module):
             raise ValueError(f"head must be 'classify' or 'regress', not {head!r}")
         w0, w1, w2, w3, w4 = widths
         self.head_kind = head
-        self.stem = _conv(4, w0)
-        self.down1 = nn.Sequential(_conv(w0, w1, stride=2), _conv(w1, w1))
-        self.down2 = nn.Sequential(_conv(w1, w2, stride=2), _conv(w2, w2))
-        self.down3 = nn.Sequential(_conv(w2, w3, stride=2), _conv(w3, w3))
-        self.down4 = nn.Sequential(_conv(w3, w4, stride=2), _conv(w4, w4, dilation=2))
+        self.stem = conv_block(4, w0)
+        self.down1 = nn.Sequential(conv_block(w0, w1, stride=2), conv_block(w1, w1))
+        self.down2 = nn.Sequential(conv_block(w1, w2, stride=2), conv_block(w2, w2))
+        self.down3 = nn.Sequential(conv_block(w2, w3, stride=2), conv_block(w3, w3))
+        self.down4 = nn.Sequential(conv_block(w3, w4, stride=2), conv_block(w4, w4, dilation=2))
         self.context = nn.Sequential(nn.Conv2d(w4, w4, 1), nn.ReLU(inplace=True))
-        self.up3 = nn.Sequential(_conv(w4 + w3, w3), _conv(w3, w3))
-        self.up2 = nn.Sequential(_conv(w3 + w2, w2), _conv(w2, w2))
+        self.up3 = nn.Sequential(conv_block(w4 + w3, w3), conv_block(w3, w3))
+        self.up2 = nn.Sequential(conv_block(w3 + w2, w2), conv_block(w2, w2))
         if head == "classify":
             count = bin_count()
             if bins is not None and bins != count:

@@ -1,12 +1,17 @@
-"""``colorize.unet`` and ``colorize.regression``: learned colorization in CIELAB.
+"""``colorize.global``, ``colorize.unet`` and ``colorize.regression``: colorization in CIELAB.
 
-The network (:mod:`restore_colorize.network`) sees the L* of a working copy
-whose long side is ``working_size`` (the tiler's ``lowres`` policy: the whole
-image, never tiles) plus optional user colour hints, and predicts a*b*. The
-result keeps the original full-resolution L* exactly: ``transfer`` upsamples
-the working copy's a*b* bilinearly and recombines it with the input's own L*
-(chroma reduced where a colour would leave the sRGB gamut), in strips of rows,
-so huge scans need memory and time bounded by the image itself.
+The network sees the L* of a working copy whose long side is ``working_size``
+(the tiler's ``lowres`` policy: the whole image, never tiles, which the global
+pooling of both networks needs) plus optional user colour hints, and predicts
+a*b*. The result keeps the original full-resolution L* exactly: ``transfer``
+upsamples the working copy's a*b* bilinearly and recombines it with the input's
+own L* (chroma reduced where a colour would leave the sRGB gamut), in strips of
+rows, so huge scans need memory and time bounded by the image itself.
+
+``colorize.global`` (:mod:`restore_colorize.global_unet`) also normalises the
+tone of the L* it sees (:mod:`restore_colorize.tone`), so sepia, faded and
+gray prints get the same colours, and falls back toward neutral where its
+colour distribution is wide (``spread_limit``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -25,10 +30,12 @@ from restore.api import Channels, Port, Stage, StageParams, StageUnavailable, Ti
 from restore.api.network import NetworkSpec
 from restore.api.weights import check_weights_file, load_network
 
+from restore_colorize.global_unet import GLOBAL_CLASSIFY, GlobalColorizeConfig, GlobalColorizeNet
 from restore_colorize.hints import Hint, hint_maps
 from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab
 from restore_colorize.network import CLASSIFY, REGRESS, ColorizeConfig, ColorizeNet
 from restore_colorize.spread import SPREAD_SIZE, hint_corrections
+from restore_colorize.tone import normalised_lightness
 
 WEIGHTS_DIR: Traversable | Path = resources.files("restore_colorize").joinpath("weights")
 STRIP_PIXELS = 1 << 20  # transfer works on strips of rows of about this many pixels
@@ -69,32 +76,87 @@ class ColorizeParams(StageParams):
 
 
 UNetColorizeParams = ColorizeParams  # the name of the parameter model before the baseline
+SPREAD_LIMIT = 35.0  # colorize.global's default spread_limit (provisional: see the benchmark)
 
 
-class LabColorize(Stage[ColorizeParams]):
+class GlobalColorizeParams(ColorizeParams):
+    """Parameters of ``colorize.global``: those of the other colorizers, and three more."""
+
+    spread_limit: float = Field(
+        SPREAD_LIMIT,
+        ge=0,
+        le=200,
+        description=(
+            "Width (a*b* standard deviation) of the predicted colour distribution at which "
+            "a pixel's colour is pulled halfway to the fallback; wider ones fall back "
+            "further (0: never, the plain annealed mean)."
+        ),
+    )
+    fallback: Literal["neutral", "scene"] = Field(
+        "neutral",
+        description=(
+            "What uncertain pixels fall back to: 'neutral' gray, or 'scene', the "
+            "confident pixels' mean colour."
+        ),
+    )
+    keep_tone: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "How much of the print's own tone (its a*b*, e.g. sepia) stays under the "
+            "predicted colour: 0 replaces it, 1 keeps all of it."
+        ),
+    )
+
+
+Colorizer = ColorizeNet | GlobalColorizeNet
+PC = TypeVar("PC", bound=ColorizeParams)
+
+
+class LabColorize(Stage[PC]):
     """Predicts a*b* from L* (and hints) on a working copy; keeps the full-resolution L*."""
 
-    network_spec: ClassVar[NetworkSpec[ColorizeConfig]]
+    network_spec: ClassVar[NetworkSpec[ColorizeConfig] | NetworkSpec[GlobalColorizeConfig]]
     weights_file: ClassVar[str]
     recipe: ClassVar[str]
     inputs: ClassVar[Mapping[str, Port]] = {"image": Port(channels=Channels.ANY)}
     outputs: ClassVar[Mapping[str, Port]] = {"image": Port(channels=Channels.RGB)}
     tiling = CLASSIFY.tiling(ColorizeConfig(), TilePolicy.LOWRES, working_size=256)
 
-    def process(
-        self, inputs: Mapping[str, torch.Tensor], params: ColorizeParams
-    ) -> dict[str, torch.Tensor]:
+    def process(self, inputs: Mapping[str, torch.Tensor], params: PC) -> dict[str, torch.Tensor]:
         """Colorize a batch (the working copies): predict a*b* from L* and the hints."""
         network = self._network(params.weights)
-        lightness = lightness_of(inputs["image"])
+        image = inputs["image"]
+        lightness = lightness_of(image)
+        seen = self.seen_lightness(lightness)
         n, _, height, width = lightness.shape
         hint_ab, hint_mask = hint_maps(params.hints, n, height, width, lightness.device)
         with torch.inference_mode():
-            chroma = network.chroma(lightness, hint_ab, hint_mask)
+            chroma = self.predict_chroma(network, seen, hint_ab, hint_mask, params)
         if hint_ab is not None and hint_mask is not None and params.hint_reach > 0:
-            chroma = _spread(lightness, chroma, hint_ab, hint_mask, params.hint_reach)
-        chroma = chroma * params.strength
+            chroma = _spread(seen, chroma, hint_ab, hint_mask, params.hint_reach)
+        chroma = chroma * params.strength + self.tone_trace(image, params)
         return {"image": lab_to_rgb_in_gamut(torch.cat([lightness, chroma], 1))}
+
+    def seen_lightness(self, lightness: torch.Tensor) -> torch.Tensor:
+        """The L* the network sees (and the hints spread along): the image's own."""
+        return lightness
+
+    def predict_chroma(
+        self,
+        network: Colorizer,
+        lightness: torch.Tensor,
+        hint_ab: torch.Tensor | None,
+        hint_mask: torch.Tensor | None,
+        params: PC,
+    ) -> torch.Tensor:
+        """The network's a*b* (N x 2 x H x W) for L* and the hint channels."""
+        return network.chroma(lightness, hint_ab, hint_mask)
+
+    def tone_trace(self, image: torch.Tensor, params: PC) -> torch.Tensor | float:
+        """What of the input's own a*b* is added to the prediction: none."""
+        return 0.0
 
     def transfer(
         self,
@@ -115,7 +177,7 @@ class LabColorize(Stage[ColorizeParams]):
         )
         return [problem] if problem else []
 
-    def _network(self, weights: Path | None) -> ColorizeNet:
+    def _network(self, weights: Path | None) -> Colorizer:
         path = weights or WEIGHTS_DIR.joinpath(self.weights_file)
         if not path.is_file():
             raise StageUnavailable(
@@ -124,8 +186,8 @@ class LabColorize(Stage[ColorizeParams]):
                 f"`restore train {self.recipe} --out <that file>`)"
             )
         network, _ = load_network(self.network_spec, path, device=self.device, stage=self.name)
-        if not isinstance(network, ColorizeNet):
-            raise StageUnavailable(f"{path}: {self.network_spec.architecture} built no ColorizeNet")
+        if not isinstance(network, ColorizeNet | GlobalColorizeNet):
+            raise StageUnavailable(f"{path}: {self.network_spec.architecture} built no colorizer")
         return network
 
 
@@ -164,7 +226,7 @@ def _spread(
     return chroma + corrections
 
 
-class UNetColorize(LabColorize):
+class UNetColorize(LabColorize[ColorizeParams]):
     """Zhang et al.-style classification over a*b* bins, annealed-mean readout, colour hints."""
 
     name = "colorize.unet"
@@ -177,7 +239,7 @@ class UNetColorize(LabColorize):
     recipe = "colorize.unet"
 
 
-class RegressionColorize(LabColorize):
+class RegressionColorize(LabColorize[ColorizeParams]):
     """The plain-regression baseline: the same U-Net regressing a*b* with an L2 loss."""
 
     name = "colorize.regression"
@@ -188,6 +250,45 @@ class RegressionColorize(LabColorize):
     network_spec = REGRESS
     weights_file = "colorize-regression.safetensors"
     recipe = "colorize.regression"
+
+
+class GlobalColorize(LabColorize[GlobalColorizeParams]):
+    """Scene-level colours: a global-context U-Net on tone-normalised L*, confident readout."""
+
+    name = "colorize.global"
+    summary = (
+        "Learned colorization with image-level context (one palette per scene): a U-Net "
+        "with a global branch classifies CIELAB a*b* from tone-normalised L* (sepia, faded "
+        "and gray prints alike) and falls back to neutral where unsure; full-resolution "
+        "L* kept."
+    )
+    network_spec = GLOBAL_CLASSIFY
+    weights_file = "colorize-global.safetensors"
+    recipe = "colorize.global"
+    tiling = GLOBAL_CLASSIFY.tiling(GlobalColorizeConfig(), TilePolicy.LOWRES, working_size=256)
+
+    def seen_lightness(self, lightness: torch.Tensor) -> torch.Tensor:
+        """The L* with its tone normalised (black, white and median points)."""
+        return normalised_lightness(lightness)
+
+    def predict_chroma(
+        self,
+        network: Colorizer,
+        lightness: torch.Tensor,
+        hint_ab: torch.Tensor | None,
+        hint_mask: torch.Tensor | None,
+        params: GlobalColorizeParams,
+    ) -> torch.Tensor:
+        """The confident readout: uncertain pixels pulled toward ``params.fallback``."""
+        if not isinstance(network, GlobalColorizeNet):
+            raise StageUnavailable(f"{self.name}: its weights built no GlobalColorizeNet")
+        return network.chroma(lightness, hint_ab, hint_mask, params.spread_limit, params.fallback)
+
+    def tone_trace(self, image: torch.Tensor, params: GlobalColorizeParams) -> torch.Tensor | float:
+        """``keep_tone`` of the input's own a*b* (its sepia or other tone)."""
+        if params.keep_tone == 0 or image.shape[1] == 1:
+            return 0.0
+        return params.keep_tone * rgb_to_lab(image)[:, 1:]
 
 
 def lightness_of(image: torch.Tensor) -> torch.Tensor:

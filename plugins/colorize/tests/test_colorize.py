@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,18 +30,23 @@ from restore_colorize.bins import (
     annealed_mean,
     bin_centres,
     bin_count,
+    confident_readout,
     reachable_bins,
     readout,
     rebalancing_weights,
     smoothed_prior,
     soft_encode,
 )
+from restore_colorize.global_unet import GLOBAL_CLASSIFY, GlobalColorizeConfig, GlobalColorizeNet
 from restore_colorize.hints import Hint, hint_maps, sample_hints
 from restore_colorize.lab import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from restore_colorize.network import ColorizeNet
 from restore_colorize.spread import hint_corrections
+from restore_colorize.tone import normalised_lightness, print_tones
 from restore_colorize.unet import (
     ColorizeParams,
+    GlobalColorize,
+    GlobalColorizeParams,
     RegressionColorize,
     UNetColorize,
     lightness_of,
@@ -48,7 +54,8 @@ from restore_colorize.unet import (
 )
 
 CPU = torch.device("cpu")
-STAGES = (UNetColorize, RegressionColorize)
+STAGES = (GlobalColorize, UNetColorize, RegressionColorize)
+NAMES = {"colorize.global", "colorize.unet", "colorize.regression"}
 SHIPPED = Path(restore_colorize.__file__).parent / "weights" / UNetColorize.weights_file
 
 
@@ -62,14 +69,14 @@ def nchw(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
 
 
-def install_random_weights(folder: Path, stage: type[unet.LabColorize]) -> None:
+def install_random_weights(folder: Path, stage: type[unet.LabColorize[Any]]) -> None:
     """Untrained weights (with a manifest) of the stage's architecture, in ``folder``."""
     torch.manual_seed(0)
-    head = "classify" if stage is UNetColorize else "regress"
+    head = "regress" if stage is RegressionColorize else "classify"
     recipe = {r.name: r for r in recipes.RECIPES}[stage.name]
     network = recipe.network.build(recipe.config)
     for module in network.modules():  # lively random statistics, so the output has colour
-        if isinstance(module, torch.nn.BatchNorm2d):
+        if isinstance(module, torch.nn.BatchNorm2d) and module.running_var is not None:
             module.running_var.fill_(0.05)
     assert network.head_kind == head
     training = {"data": [], "recipe": "gray", "command": "test", "steps": 0}
@@ -100,11 +107,21 @@ def random_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_registers_stages_and_recipes_through_the_plugin_hooks() -> None:
     registry = Registry.from_plugins(restore_colorize)
     assert not list(registry.broken())
-    assert set(registry.stages) == {"colorize.unet", "colorize.regression"}
-    assert set(training_recipes(registry)) == {"colorize.unet", "colorize.regression"}
+    assert set(registry.stages) == NAMES
+    assert set(training_recipes(registry)) == NAMES
     recipe = find_recipe(registry, "colorize.unet")
     assert recipe.objective is recipes.classification_objective
     assert recipe.data == ("color_photos", "CBSD432_filtered", "SunHays80_color")
+
+
+def test_the_scene_recipe_trains_long_on_prints_and_selects_on_every_folder() -> None:
+    recipe = find_recipe(Registry.from_plugins(restore_colorize), "colorize.global")
+    assert recipe.objective is recipes.print_objective and recipe.predict is recipes.predict_global
+    assert recipe.network is GLOBAL_CLASSIFY and recipe.stage == "colorize.global"
+    assert recipe.data == ("color_photos", "CBSD432_filtered", "SunHays80_color")
+    assert recipe.holdout >= 5 and recipe.split_by_folder and recipe.select_best
+    assert recipe.reserved == 3  # the older recipes' held-out split: the benchmark's test set
+    assert recipe.bf16 and not recipe.rotate and recipe.zoom[1] > 1 and recipe.gpu_scale > 1
 
 
 def test_installed_entry_point_provides_the_stages() -> None:
@@ -112,15 +129,15 @@ def test_installed_entry_point_provides_the_stages() -> None:
     assert [(info.name, info.error) for info in registry.plugins if not info.skipped] == [
         ("colorize", None)
     ]
-    assert set(registry.stages) == {"colorize.unet", "colorize.regression"}
+    assert set(registry.stages) == NAMES
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_declares_ports_and_lowres_tiling(stage: type[unet.LabColorize]) -> None:
+def test_declares_ports_and_lowres_tiling(stage: type[unet.LabColorize[Any]]) -> None:
     assert stage.inputs["image"].channels is Channels.ANY
     assert stage.outputs["image"].channels is Channels.RGB
     assert stage.tiling.policy is TilePolicy.LOWRES
-    assert stage.tiling.working_size == ColorizeParams().working_size == 256
+    assert stage.tiling.working_size == stage.Params().working_size == 256
 
 
 @pytest.mark.parametrize(
@@ -155,11 +172,11 @@ def test_hints_accept_hex_and_rgb_colours() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_missing_weights_raise_stage_unavailable(
-    stage: type[unet.LabColorize], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stage: type[unet.LabColorize[Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(unet, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(StageUnavailable) as raised:
-        stage(CPU).process({"image": torch.rand(1, 1, 32, 32)}, ColorizeParams())
+        stage(CPU).process({"image": torch.rand(1, 1, 32, 32)}, stage.Params())
     message = str(raised.value)
     assert message == (
         f"{stage.name}: no trained weights installed (expected restore_colorize/weights/"
@@ -217,9 +234,9 @@ def test_recombine_in_strips_equals_whole_bilinear_upsampling(
 @pytest.mark.usefixtures("random_weights")
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("channels", [1, 3])
-def test_outputs_rgb_of_any_size(stage: type[unet.LabColorize], channels: int) -> None:
+def test_outputs_rgb_of_any_size(stage: type[unet.LabColorize[Any]], channels: int) -> None:
     image = torch.rand(2, channels, 37, 50)
-    out = stage(CPU).process({"image": image}, ColorizeParams())["image"]
+    out = stage(CPU).process({"image": image}, stage.Params())["image"]
     assert out.shape == (2, 3, 37, 50) and out.dtype == torch.float32
     assert out.min() >= 0 and out.max() <= 1
 
@@ -236,13 +253,13 @@ def test_strength_zero_keeps_the_gray_image() -> None:
 @pytest.mark.parametrize("strength", [1.0, 2.0])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_output_lightness_is_the_input_lightness(
-    stage: type[unet.LabColorize], strength: float, channels: int
+    stage: type[unet.LabColorize[Any]], strength: float, channels: int
 ) -> None:
     rng = np.random.default_rng(0)
     gray = synthetic_photo(90, 140).mean(2, keepdims=True)  # not on the 8-bit grid, like 16-bit
     gray = np.clip(gray + rng.normal(0, 0.01, gray.shape), 0, 1).astype(np.float32)
     image = gray if channels == 1 else np.repeat(gray, 3, axis=2)
-    params = ColorizeParams(working_size=64, strength=strength)
+    params = stage.Params(working_size=64, strength=strength)
     out = run_stage(stage(CPU), {"image": image}, params, TileOptions())["image"]
     assert out.shape == (90, 140, 3)
     lab = rgb_to_lab(nchw(out))
@@ -258,7 +275,7 @@ def test_network_sees_a_working_copy_with_the_working_size_as_long_side(
     seen = []
     original = ColorizeNet.chroma
 
-    def spy(self: ColorizeNet, lightness: torch.Tensor, *args: object) -> torch.Tensor:
+    def spy(self: ColorizeNet, lightness: torch.Tensor, *args: torch.Tensor | None) -> torch.Tensor:
         seen.append(tuple(lightness.shape[-2:]))
         return original(self, lightness, *args)
 
@@ -348,6 +365,7 @@ def two_regions_with_a_hint() -> tuple[np.ndarray, ...]:
     lightness[:, 48:] = 80
     hint = Hint(x=0.2, y=0.5, color="#000000")
     _, mask = hint_maps([hint], 1, 64, 96, "cpu")
+    assert mask is not None
     hint_ab = np.zeros((2, 64, 96), np.float32)
     hint_ab[:, mask[0, 0].numpy() > 0] = np.array([[40.0], [-20.0]], np.float32)
     return lightness, hint_ab, mask[0, 0].numpy()
@@ -403,7 +421,7 @@ def test_hints_are_followed_even_by_a_network_that_ignores_them(
     big = np.repeat(np.full((384, 576, 1), 0.5, np.float32), 3, axis=2)
     large = ColorizeParams(working_size=512, hints=[hint])
     upsampled = rgb_to_lab(nchw(run_stage(stage, {"image": big}, large)["image"]))[0, 1:]
-    assert grids == [(170, 256)]  # the 341 x 512 working copy, solved on a smaller grid
+    assert grids == [(85, 128)]  # the 341 x 512 working copy, solved on a smaller grid
     assert torch.cosine_similarity(upsampled[:, 192, 144], target, dim=0) > 0.99
     assert upsampled[:, 192, 144].norm() > 0.8 * target.norm()
 
@@ -486,6 +504,185 @@ def test_rebalancing_weights_have_expected_value_one_and_favour_rare_colours() -
     assert (rebalancing_weights(torch.zeros(len(centres)), centres) == 1).all()
 
 
+# --- the scene colorizer: global context, confident readout, tone invariance -------------
+
+
+def lively(network: torch.nn.Module) -> torch.nn.Module:
+    """Random batch-norm statistics and FiLM weights, so the untrained network has colour
+    and its global branch has an effect (FiLM starts at zero)."""
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm2d) and module.running_var is not None:
+            module.running_var.fill_(0.05)
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.3)
+    return network
+
+
+def test_the_scene_network_sees_the_whole_image_so_it_never_runs_in_tiles() -> None:
+    torch.manual_seed(0)
+    config = GlobalColorizeConfig(widths=(8, 8, 16, 16, 16), features=16)
+    network = GLOBAL_CLASSIFY.build(config).eval()
+    x = torch.rand(1, 4, 256, 256)
+    far = x.clone()
+    far[..., :32, -32:] = torch.rand(1, 4, 32, 32)  # change the top right corner only
+
+    def corner_change() -> float:
+        with torch.no_grad():
+            return float((network(far) - network(x))[..., -8:, :8].abs().max())
+
+    assert corner_change() == 0  # FiLM starts at zero: a U-Net, finite receptive field
+    lively(network)
+    assert corner_change() > 1e-3  # the global branch carries the far corner everywhere
+    assert network(x).shape == (1, bin_count(), 64, 64)
+    assert GLOBAL_CLASSIFY.halo(config) == 0 and GlobalColorize.tiling.policy is TilePolicy.LOWRES
+    with pytest.raises(ValueError, match="global context"):
+        GLOBAL_CLASSIFY.tiling(config, TilePolicy.TILE)
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_the_scene_stage_runs_the_network_once_on_the_whole_working_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = []
+    original = GlobalColorizeNet.chroma
+
+    def spy(self: GlobalColorizeNet, lightness: torch.Tensor, *args: Any) -> torch.Tensor:
+        seen.append(tuple(lightness.shape[-2:]))
+        return original(self, lightness, *args)
+
+    monkeypatch.setattr(GlobalColorizeNet, "chroma", spy)
+    image = np.repeat(synthetic_photo(240, 600).mean(2, keepdims=True), 3, axis=2)
+    tiny_tiles = TileOptions(tile=64, overlap=8)  # a --tile option does not cut it up
+    out = run_stage(GlobalColorize(CPU), {"image": image}, GlobalColorizeParams(), tiny_tiles)
+    assert seen == [(102, 256)] and out["image"].shape == (240, 600, 3)
+
+
+def logits_of(*colours: tuple[float, float], width: float = 4.0) -> torch.Tensor:
+    """1 x Q x 1 x 1 logits of a distribution with equal modes at the given a*b*."""
+    centres = bin_centres()
+    distances = torch.stack([(centres - torch.tensor(c)).pow(2).sum(1) for c in colours])
+    return torch.logsumexp(-distances / (2 * width**2), 0).view(1, -1, 1, 1)
+
+
+def test_confident_readout_falls_back_where_the_colour_distribution_is_wide() -> None:
+    centres = bin_centres()
+    blue_or_green = logits_of((10, -60), (-60, 50))  # the blotch case: a saturated guess
+    orange = logits_of((30, 50))
+    guess = readout(blue_or_green, centres)[0, :, 0, 0]
+    assert guess.norm() > 10
+    assert confident_readout(blue_or_green, centres, 35)[0, :, 0, 0].norm() < 2
+    sure = confident_readout(orange, centres, 35)[0, :, 0, 0]
+    torch.testing.assert_close(sure, readout(orange, centres)[0, :, 0, 0], atol=0.5, rtol=0)
+    torch.testing.assert_close(
+        confident_readout(blue_or_green, centres, 0), readout(blue_or_green, centres)
+    )
+    scene = confident_readout(torch.cat([orange, blue_or_green], 3), centres, 35, "scene")
+    towards = scene[0, :, 0, 1]  # the unsure pixel takes the confident one's colour
+    assert (
+        torch.cosine_similarity(towards, sure, dim=0) > 0.99 and towards.norm() > 0.8 * sure.norm()
+    )
+    assert (
+        bins.spread(orange, centres).item() < 10 < 50 < bins.spread(blue_or_green, centres).item()
+    )
+
+
+@pytest.fixture
+def no_cue_network(random_weights: Path) -> GlobalColorizeNet:
+    """The shipped-to-be network as one that has learnt nothing from L*: everywhere the same
+    wide distribution, leaning to blue-green (what gives blotches on plain walls)."""
+    network = GlobalColorize(CPU)._network(None)
+    assert isinstance(network, GlobalColorizeNet)
+    centres = bin_centres()
+    with torch.no_grad():
+        torch.nn.init.zeros_(network.head.weight)
+        prior = -(centres - torch.tensor([-20.0, -20.0])).pow(2).sum(1) / 4050
+        network.head.bias = torch.nn.Parameter(prior)
+    return network
+
+
+@pytest.mark.parametrize("content", ["flat", "noise"])
+def test_an_input_without_cues_stays_near_neutral(
+    no_cue_network: GlobalColorizeNet, content: str
+) -> None:
+    rng = np.random.default_rng(0)
+    gray = np.full((96, 128, 1), 0.6, np.float32) if content == "flat" else rng.random((96, 128, 1))
+    image = np.repeat(gray.astype(np.float32), 3, axis=2)
+    stage = GlobalColorize(CPU)
+    chroma = {}
+    for limit in (GlobalColorizeParams().spread_limit, 0):
+        out = run_stage(stage, {"image": image}, GlobalColorizeParams(spread_limit=limit))
+        chroma[limit] = float(rgb_to_lab(nchw(out["image"]))[0, 1:].norm(dim=0).mean())
+    assert chroma[0] > 15  # the plain annealed mean picks a saturated blue-green ...
+    assert chroma[GlobalColorizeParams().spread_limit] < 3  # ... the default falls back to gray
+
+
+def toned(
+    gray: np.ndarray, strength: float = 0.9, black: float = 0.08, white: float = 0.9
+) -> np.ndarray:
+    """A gray image (H x W x 1) as a faded sepia print (the ``print_like`` toning)."""
+    faded = black + (white - black) * gray
+    gamma = 1 + strength * np.array([-0.15, 0.0, 0.35], np.float32)
+    paper = 1 - strength * np.array([0.0, 0.03, 0.1], np.float32)
+    return (faded**gamma * paper).astype(np.float32)
+
+
+def test_normalised_lightness_does_not_depend_on_the_tone() -> None:
+    rgb = astronaut()
+    gray = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    base = normalised_lightness(lightness_of(gray))
+    sepia = toned(gray[0].permute(1, 2, 0).numpy())
+    variants = {"sepia, faded": nchw(sepia), "faded": 0.1 + 0.8 * gray, "darker": gray**1.3}
+    for name, variant in variants.items():
+        raw = (lightness_of(variant) - lightness_of(gray)).abs().mean()
+        difference = (normalised_lightness(lightness_of(variant)) - base).abs().mean()
+        assert raw > 2 and difference < 0.4, name
+    flat = normalised_lightness(torch.full((1, 1, 8, 8), 70.0))  # no range to stretch
+    torch.testing.assert_close(flat, torch.full_like(flat, 48.34), atol=0.01, rtol=0)
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_a_sepia_print_and_a_gray_one_get_the_same_colours(monkeypatch: pytest.MonkeyPatch) -> None:
+    lively(GlobalColorize(CPU)._network(None))
+    photo = synthetic_photo(96, 128, seed=3)
+    gray = photo @ np.array([0.299, 0.587, 0.114], np.float32)
+    prints = {"gray": np.repeat(gray[..., None], 3, axis=2), "sepia": toned(gray[..., None])}
+    stage = GlobalColorize(CPU)
+
+    def colours(spread_limit: float = 0, **extra: float) -> dict[str, torch.Tensor]:
+        params = GlobalColorizeParams(working_size=64, spread_limit=spread_limit, **extra)
+        return {
+            name: rgb_to_lab(nchw(run_stage(stage, {"image": image}, params)["image"]))[0, 1:]
+            for name, image in prints.items()
+        }
+
+    normalised = colours()
+    assert normalised["gray"].norm(dim=0).mean() > 5  # the random network does add colour
+    shift = (normalised["sepia"] - normalised["gray"]).norm(dim=0).mean()
+    with monkeypatch.context() as patch:  # the raw L* instead: the tone changes the colours
+        patch.setattr(GlobalColorize, "seen_lightness", lambda self, lightness: lightness)
+        raw = colours()
+    assert shift < 1.5 and shift < 0.25 * (raw["sepia"] - raw["gray"]).norm(dim=0).mean()
+    kept = colours(keep_tone=1.0)
+    tone = rgb_to_lab(nchw(prints["sepia"]))[0, 1:]
+    assert float(tone[1].mean()) > 10  # sepia: yellow-brown (b* > 0)
+    lift = (kept["sepia"] - normalised["sepia"])[1].mean()
+    assert lift > 0.5 * float(tone[1].mean())  # keep_tone 1: the sepia stays under the colour
+    torch.testing.assert_close(kept["gray"], normalised["gray"], atol=0.05, rtol=0)
+
+
+def test_print_tones_are_random_old_prints_of_the_photo() -> None:
+    torch.manual_seed(0)
+    rgb = astronaut().expand(64, -1, -1, -1)
+    prints = print_tones(rgb)
+    assert prints.shape == rgb.shape and prints.min() >= 0 and prints.max() <= 1
+    plain = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    untouched = (prints - plain).abs().amax((1, 2, 3)) < 1e-6
+    tinted = (prints[:, 0] - prints[:, 2]).abs().mean((1, 2)) > 0.02
+    assert 5 < int(untouched.sum()) < 30 and int(tinted.sum()) > 20
+    torch.manual_seed(0)
+    torch.testing.assert_close(print_tones(rgb), prints)  # seeded: a resumed run repeats them
+
+
 # --- objectives and training --------------------------------------------------------------
 
 
@@ -493,6 +690,7 @@ def test_rebalancing_weights_have_expected_value_one_and_favour_rare_colours() -
 def test_objective_runs_a_backward_pass(recipe: recipes.TrainingRecipe) -> None:
     torch.manual_seed(0)
     network = recipe.network.build(recipe.config)
+    assert isinstance(network, ColorizeNet | GlobalColorizeNet)
     clean = torch.rand(2, 3, 32, 32)
     degraded = lightness_of(clean).expand(-1, 3, -1, -1) / 100
     assert recipe.objective is not None
@@ -500,7 +698,7 @@ def test_objective_runs_a_backward_pass(recipe: recipes.TrainingRecipe) -> None:
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
     assert all(p.grad is not None for p in network.parameters())
-    if recipe.name == "colorize.unet":
+    if recipe.name != "colorize.regression":
         assert int(network.prior_batches) == 1 and network.prior_counts.sum() == 2 * 8 * 8
     restored = recipe.predict(network.eval(), degraded)
     assert restored.shape == clean.shape
@@ -522,13 +720,14 @@ def test_train_runs_two_steps_on_synthetic_photos(
     assert (
         read_manifest(out).architecture
         == {
+            "colorize.global": "colorize-global-unet",
             "colorize.unet": "colorize-unet-classify",
             "colorize.regression": "colorize-unet-regress",
         }[recipe.name]
     )
     stage = {s.name: s for s in STAGES}[recipe.name]
     network, _ = unet.load_network(stage.network_spec, out, device=CPU, stage=stage.name)
-    assert isinstance(network, ColorizeNet)
+    assert isinstance(network, ColorizeNet | GlobalColorizeNet)
 
 
 # --- the shipped weights ------------------------------------------------------------------

@@ -33,7 +33,7 @@ class LearnedMaskParams(StageParams):
         0.5, gt=0, lt=1, description="Damage probability above which a pixel is marked."
     )
     dilate: int = Field(
-        1, ge=0, le=MAX_DILATE, description="Grow the marked damage by this many pixels."
+        0, ge=0, le=MAX_DILATE, description="Grow the marked damage by this many pixels."
     )
     output: Literal["mask", "probability"] = Field(
         "mask",

@@ -80,7 +80,7 @@ RECIPES = (
         target="mask",
         patch=128,
         batch=8,
-        steps=8000,
+        steps=9000,
         lr=2e-3,
         bf16=True,
     ),
