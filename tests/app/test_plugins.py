@@ -20,8 +20,8 @@ from restore.io.images import read_image, write_image
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_IN = {
     "denoise": {"denoise.nlmeans", "denoise.dncnn", "denoise.mwcnn"},
-    "deblur": {"deblur.wiener", "deblur.richardson_lucy"},
-    "sharpen": {"sharpen.unsharp"},
+    "deblur": {"deblur.wiener", "deblur.richardson_lucy", "deblur.unet"},
+    "sharpen": {"sharpen.unsharp", "sharpen.cnn"},
     "inpaint": {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv", "inpaint.gated"},
     "colorize": {"colorize.global", "colorize.unet", "colorize.regression"},
 }
@@ -46,7 +46,7 @@ def test_built_in_plugins_found_through_entry_points() -> None:
 
 def test_environment_restricts_and_blocks() -> None:
     only = Registry.from_entry_points({"RESTORE_PLUGINS": "denoise,sharpen"})
-    assert set(only.stages) == BUILT_IN["denoise"] | {"sharpen.unsharp"}
+    assert set(only.stages) == BUILT_IN["denoise"] | BUILT_IN["sharpen"]
     assert {i.name for i in only.plugins if i.skipped} == {"deblur", "inpaint", "colorize"}
     blocked = Registry.from_entry_points({"RESTORE_DISABLE_PLUGINS": "denoise"})
     assert "denoise.nlmeans" not in blocked.stages and "sharpen.unsharp" in blocked.stages
@@ -71,7 +71,7 @@ def test_broken_plugin_reported_others_load(tmp_path: Path, monkeypatch) -> None
     errors = {info.name: info.error for info in registry.broken()}
     assert "import failed: ImportError: needs libfoo" in errors["crashy"]
     assert "unknown hook 'register_stage'" in errors["typo"]
-    assert set(registry.stages) == {"sharpen.unsharp"}
+    assert set(registry.stages) == BUILT_IN["sharpen"]
 
 
 def test_bad_stage_declarations_rejected() -> None:

@@ -17,7 +17,7 @@ from restore.api.models import ModelCache
 
 def test_fixtures_for_plugin_authors(restore_registry, sample_image, sample_gray) -> None:
     registry = restore_registry(restore_sharpen)
-    assert set(registry.stages) == {"sharpen.unsharp"}
+    assert set(registry.stages) == {"sharpen.unsharp", "sharpen.cnn"}
     assert sample_image.shape == (96, 128, 3) and sample_gray.shape == (96, 128, 1)
     assert sample_image.dtype == "float32" and 0 <= sample_image.min() < sample_image.max() <= 1
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from restore.app.cli.main import app
 from restore.io.images import read_image, write_image
 from restore.lab.degrade import PrintLike, Recipe, load_recipe
+from restore.lab.lettering import draw_lettering
 from restore.lab.print_damage import (
     Cracks,
     Crazing,
@@ -269,3 +270,17 @@ def test_probability_zero_draws_nothing() -> None:
         result = Recipe(steps=[never]).apply(image, 0)
         assert np.array_equal(result.image, image) and not result.mask.any()
         assert result.steps == [{"kind": step.kind, "drawn": False}]
+
+
+def test_lettering_is_part_of_the_picture_not_damage() -> None:
+    image = np.full((96, 128, 3), 0.5, np.float32)
+    lettered = Recipe(steps=[PrintLike(lettering_probability=1.0, lettering=(3, 3))])
+    for seed in range(4):
+        result = lettered.apply(image, seed)
+        assert result.steps[0]["lettering"] == 3 and not result.mask.any()
+        written = image.copy()
+        draw_lettering(written, np.random.default_rng(seed), 3)
+        ink = np.abs(written - image).max(axis=2) > 0.15
+        assert 0.002 < ink.mean() < 0.5  # writing is drawn, and leaves the picture legible
+    unlettered = Recipe(steps=[PrintLike(lettering_probability=0.0)]).apply(image, 0)
+    assert unlettered.steps[0]["lettering"] == 0

@@ -204,6 +204,15 @@ def load_network(
     return module, config
 
 
+def weights_problems(path: Path | None, *, stage: str, architectures: tuple[str, ...]) -> list[str]:
+    """A stage's ``check`` of its optional ``weights`` parameter: the problems of the
+    user's file at ``path`` (none when it is unset or fine)."""
+    if path is None:
+        return []
+    problem = check_weights_file(path, stage=stage, architectures=architectures)
+    return [problem] if problem else []
+
+
 def check_weights_file(path: Path, *, stage: str, architectures: tuple[str, ...]) -> str | None:
     """Why the user's weights file at ``path`` cannot serve ``stage``, or None.
 

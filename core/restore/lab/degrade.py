@@ -29,6 +29,7 @@ from restore.api.errors import PipelineError, RestoreError
 from restore.api.kernels import disk_kernel, gaussian_kernel, motion_kernel
 from restore.engine.config import load_yaml
 from restore.lab.data import default_data_root
+from restore.lab.lettering import draw_lettering
 from restore.lab.print_damage import (
     Cracks,
     Crazing,
@@ -250,7 +251,8 @@ class Grayscale(Step):
 
 
 class PrintLike(Step):
-    """A clean photo as an old print: gray or sepia, faded, grain, slight blur, JPEG."""
+    """A clean photo as an old print: gray or sepia, faded, grain, slight blur, JPEG; with
+    ``lettering_probability``, first some writing on it (signs, names: not damage)."""
 
     kind: Literal["print_like"] = "print_like"
     sepia_probability: float = Field(default=0.6, ge=0, le=1)  # RGB only; else neutral gray
@@ -261,8 +263,14 @@ class PrintLike(Step):
     grain_size: Annotated[Span, span(0, 10)] = (0.5, 1.3)
     blur: Annotated[Span, span(0, 20)] = (0.3, 1.0)
     quality: Annotated[IntSpan, span(1, 100)] = (50, 95)
+    lettering_probability: float = Field(default=0.3, ge=0, le=1)
+    lettering: Annotated[IntSpan, span(0, 20)] = (1, 4)  # lines of text, when drawn
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
+        lines = sample_int(rng, self.lettering) if rng.random() < self.lettering_probability else 0
+        if lines:
+            image = image.copy()
+            draw_lettering(image, rng, lines)
         black, white = sample(rng, self.black), sample(rng, self.white)
         out = black + (white - black) * luma(image)
         toned, strength = rng.random() < self.sepia_probability, sample(rng, self.sepia)
@@ -273,7 +281,12 @@ class PrintLike(Step):
                 out = out**gamma * paper
             else:
                 out = np.repeat(out, 3, axis=2)
-        info: dict[str, Any] = {"black": black, "white": white, "sepia": strength if toned else 0}
+        info: dict[str, Any] = {
+            "lettering": lines,
+            "black": black,
+            "white": white,
+            "sepia": strength if toned else 0,
+        }
         for step in (
             FilmGrain(strength=self.grain, size=self.grain_size),
             GaussianBlur(sigma=self.blur),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -30,12 +30,31 @@ from restore.api.weights import Manifest, Training
 from restore.app.registry import Registry
 from restore.io.atomic import write_atomically
 from restore.io.images import SUPPORTED_SUFFIXES, read_image
-from restore.lab.degrade import Recipe, load_recipe
+from restore.lab.degrade import Degraded, load_recipe
 from restore.lab.export import save_weights
 
 Predict = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Degrades(Protocol):
+    """What degrades clean patches: a ``restore.lab.degrade.Recipe``, or a plugin's own
+    object with the same three members (e.g. one of several blurs per image, then the
+    stage's own preprocessing of the degraded image)."""
+
+    @property
+    def name(self) -> str:
+        """Recorded in the weights manifest as the training's degradation recipe."""
+        ...
+
+    def apply(self, image: np.ndarray, seed: int | np.random.Generator) -> Degraded:
+        """The degraded H x W x C image (the network's input), its damage mask, what it drew."""
+        ...
+
+    def with_data(self, root: str | Path) -> Degrades:
+        """A copy whose relative data paths are resolved against the data root."""
+        ...
 
 
 def predict_residual(model: nn.Module, degraded: torch.Tensor) -> torch.Tensor:
@@ -65,7 +84,8 @@ class TrainingRecipe:
     """How to train the weights of one stage: model, data, degradation and schedule.
 
     ``data`` folders and a ``degradation`` YAML path are relative to the data
-    root (``--data-root``, default ``../shared/data``). ``holdout`` percent of
+    root (``--data-root``, default ``../shared/data``); ``degradation`` may also be
+    a ``Degrades`` object (a ``Recipe``, or a plugin's own). ``holdout`` percent of
     the images (chosen by a hash of their file name, so stable) is never
     trained on and serves for validation (see ``image_split`` for
     ``split_by_folder`` and ``reserved``).
@@ -75,7 +95,7 @@ class TrainingRecipe:
     stage: str
     network: NetworkSpec[Any]
     config: NetworkConfig
-    degradation: str
+    degradation: str | Degrades
     channels: Literal[1, 3]
     data: tuple[str, ...]
     description: str = ""
@@ -90,8 +110,9 @@ class TrainingRecipe:
     clip: float | None = None
     """Largest gradient norm (``clip_grad_norm_``) per step; ``None`` does not clip."""
     bf16: bool = False
-    """Forward passes under bfloat16 autocast (weights, optimiser and validation stay float32):
-    about twice as fast on CPUs with AVX-512 BF16."""
+    """Forward passes under bfloat16 autocast (weights, optimiser and validation stay float32)
+    where the device runs bfloat16 natively (``native_bf16``): about twice as fast on CPUs
+    with AVX-512 BF16; elsewhere float32."""
     objective: Objective | None = None
     """``objective(model, degraded, clean) -> scalar``: when set, the training loss instead of
     ``loss(predict(model, degraded), clean)`` (e.g. a classification loss on the network's
@@ -282,6 +303,16 @@ def training_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 natively: a CUDA GPU that supports it, or a CPU
+    with AVX-512 BF16 or AMX (elsewhere CPU autocast emulates it, many times slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def device_schedule(
     recipe: TrainingRecipe, steps: int, device: torch.device
 ) -> tuple[int, int, float]:
@@ -291,12 +322,17 @@ def device_schedule(
     return math.ceil(steps / scale), recipe.batch * scale, recipe.lr * math.sqrt(scale)
 
 
+def degradation_of(spec: str | Degrades, data_root: Path) -> Degrades:
+    """The named recipe or YAML file, or the ``Degrades`` object, with data under ``data_root``."""
+    return load_recipe(spec, data_root) if isinstance(spec, str) else spec.with_data(data_root)
+
+
 def training_pair(
     recipe: TrainingRecipe,
-    degradation: Recipe,
+    degradation: Degrades,
     clean: np.ndarray,
     rng: np.random.Generator,
-    negatives: Recipe | None = None,
+    negatives: Degrades | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One clean H x W x C image degraded into the network's input and target: the
     degraded image (with the damage mask as a last channel if ``mask_input``), and the
@@ -312,10 +348,10 @@ def training_pair(
 
 def training_batch(
     recipe: TrainingRecipe,
-    degradation: Recipe,
+    degradation: Degrades,
     clean: np.ndarray,
     rng: np.random.Generator,
-    negatives: Recipe | None = None,
+    negatives: Degrades | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``training_pair`` for every patch of a batch, stacked."""
     pairs = [training_pair(recipe, degradation, patch, rng, negatives) for patch in clean]
@@ -380,9 +416,10 @@ def train(
     ``gpu_scale`` (``steps`` counts CPU-sized steps, so the same command fits both).
     """
     where = training_device(device)
+    bf16 = recipe.bf16 and native_bf16(where)
     steps, batch, lr = device_schedule(recipe, steps or recipe.steps, where)
     folders = list(folders) or [data_root / name for name in recipe.data]
-    degradation = load_recipe(recipe.degradation, data_root)
+    degradation = degradation_of(recipe.degradation, data_root)
     negatives = load_recipe(recipe.negatives, data_root) if recipe.negatives else None
     bank = partial(
         ImageBank,
@@ -436,7 +473,7 @@ def train(
         )
         inputs, target = training_batch(recipe, degradation, patches, rng, negatives)
         x, y = to_tensor(inputs, where), to_tensor(target, where)
-        with torch.autocast(where.type, dtype=torch.bfloat16, enabled=recipe.bf16):
+        with torch.autocast(where.type, dtype=torch.bfloat16, enabled=bf16):
             if recipe.objective is not None:
                 loss = recipe.objective(model, x, y)
             else:
@@ -485,7 +522,7 @@ def train(
         version="1",
         training=Training(
             data=[str(folder) for folder in folders],
-            recipe=recipe.degradation,
+            recipe=recipe.degradation if isinstance(recipe.degradation, str) else degradation.name,
             command=command,
             steps=steps,
             seconds=round(time.perf_counter() - began, 1),

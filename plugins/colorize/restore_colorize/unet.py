@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from restore.api import Channels, Port, Stage, StageParams, StageUnavailable, TilePolicy
 from restore.api.network import NetworkSpec
-from restore.api.weights import check_weights_file, load_network
+from restore.api.weights import load_network, weights_problems
 
 from restore_colorize.global_unet import GLOBAL_CLASSIFY, GlobalColorizeConfig, GlobalColorizeNet
 from restore_colorize.hints import Hint, hint_maps
@@ -170,12 +170,9 @@ class LabColorize(Stage[PC]):
     @classmethod
     def check(cls, params: ColorizeParams) -> list[str]:
         """A user's weights file must be made for this stage and architecture."""
-        if params.weights is None:
-            return []
-        problem = check_weights_file(
+        return weights_problems(
             params.weights, stage=cls.name, architectures=(cls.network_spec.architecture,)
         )
-        return [problem] if problem else []
 
     def _network(self, weights: Path | None) -> Colorizer:
         path = weights or WEIGHTS_DIR.joinpath(self.weights_file)

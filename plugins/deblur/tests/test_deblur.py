@@ -58,7 +58,7 @@ def psnr(reference: np.ndarray, image: np.ndarray, region: np.ndarray = INTERIOR
 def test_registers_through_the_plugin_hook() -> None:
     registry = Registry.from_plugins(restore_deblur)
     assert not list(registry.broken())
-    assert set(registry.stages) == {"deblur.wiener", "deblur.richardson_lucy"}
+    assert set(registry.stages) == {"deblur.wiener", "deblur.richardson_lucy", "deblur.unet"}
 
 
 def test_installed_entry_point_provides_the_stages() -> None:
@@ -66,7 +66,7 @@ def test_installed_entry_point_provides_the_stages() -> None:
     assert [(info.name, info.error) for info in registry.plugins if not info.skipped] == [
         ("deblur", None)
     ]
-    assert set(registry.stages) == {"deblur.wiener", "deblur.richardson_lucy"}
+    assert set(registry.stages) == {"deblur.wiener", "deblur.richardson_lucy", "deblur.unet"}
 
 
 @pytest.mark.parametrize("params", [WienerParams, RichardsonLucyParams])

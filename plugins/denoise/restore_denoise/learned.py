@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 from restore.api import Stage, StageParams, StageUnavailable
 from restore.api.network import NetworkSpec
-from restore.api.weights import check_weights_file, load_network
+from restore.api.weights import load_network, weights_problems
 from torch import nn
 
 from restore_denoise import dncnn, mwcnn
@@ -46,12 +46,9 @@ class LearnedDenoiser(Stage[LearnedDenoiseParams]):
     @classmethod
     def check(cls, params: LearnedDenoiseParams) -> list[str]:
         """A user's weights file must be made for this stage and architecture."""
-        if params.weights is None:
-            return []
-        problem = check_weights_file(
+        return weights_problems(
             params.weights, stage=cls.name, architectures=(cls.network_spec.architecture,)
         )
-        return [problem] if problem else []
 
     def network(self, channels: int, weights: Path | None = None) -> nn.Module:
         """The network for 1- or 3-channel input, loaded once per process and device."""

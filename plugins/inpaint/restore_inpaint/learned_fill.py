@@ -2,7 +2,8 @@
 
 The network and its facts are in ``gated`` (``gated.SPEC``); ``weights`` runs a
 user's own model made by ``restore train inpaint.gated``. Gray images are filled
-as gray-as-RGB and returned gray. Pixels outside the mask are kept exactly.
+as gray-as-RGB and returned gray; colour fills stay within the colours around them
+(``surrounding_colour``). Pixels outside the mask are kept exactly.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 from restore.api import Channels, Port, PortKind, Stage, StageParams, Tiling
-from restore.api.weights import check_weights_file, load_network
+from restore.api.weights import load_network, weights_problems
 from torch import nn
 
-from restore_inpaint import gated
+from restore_inpaint import gated, surrounding_colour
 
 WEIGHTS = resources.files("restore_inpaint").joinpath("weights")
 SHIPPED = "gated-fill"
@@ -47,7 +48,7 @@ class LearnedFill(Stage[LearnedFillParams]):
         "mask": Port(PortKind.MASK),
     }
     tiling = Tiling(
-        halo=gated.SPEC.halo(gated.GatedUNetConfig()),
+        halo=gated.SPEC.halo(gated.GatedUNetConfig()) + surrounding_colour.REACH,
         multiple=gated.SPEC.multiple,
         precisions=gated.SPEC.precisions,
     )
@@ -55,18 +56,14 @@ class LearnedFill(Stage[LearnedFillParams]):
     @classmethod
     def check(cls, params: LearnedFillParams) -> list[str]:
         """A user's weights file must be made for this stage and architecture."""
-        if params.weights is None:
-            return []
-        problem = check_weights_file(
-            params.weights, stage=cls.name, architectures=(gated.ARCHITECTURE,)
-        )
-        return [problem] if problem else []
+        return weights_problems(params.weights, stage=cls.name, architectures=(gated.ARCHITECTURE,))
 
     def network(self, weights: Path | None) -> nn.Module:
         """The inpainter (``weights``, or the shipped one), loaded once per process and device."""
         path = weights or WEIGHTS.joinpath(f"{SHIPPED}.safetensors")
+        reach = self.tiling.halo - surrounding_colour.REACH
         module, _ = load_network(
-            gated.SPEC, path, device=self.device, stage=self.name, max_halo=self.tiling.halo
+            gated.SPEC, path, device=self.device, stage=self.name, max_halo=reach
         )
         return module
 
@@ -81,4 +78,8 @@ class LearnedFill(Stage[LearnedFillParams]):
         filled = self.network(params.weights)(network_input).float()
         if gray:
             filled = filled.mean(dim=1, keepdim=True)
+        else:
+            filled = surrounding_colour.within_surrounding_colour(
+                filled, image.float(), mask.float()
+            )
         return {"image": image * (1 - mask) + filled * mask}

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 from restore.api import Channels, Port, PortKind, Stage, StageParams, Tiling
-from restore.api.weights import check_weights_file, load_network
+from restore.api.weights import load_network, weights_problems
 from torch import nn
 
 from restore_inpaint import unet
@@ -66,12 +66,7 @@ class LearnedMask(Stage[LearnedMaskParams]):
     @classmethod
     def check(cls, params: LearnedMaskParams) -> list[str]:
         """A user's weights file must be made for this stage and architecture."""
-        if params.weights is None:
-            return []
-        problem = check_weights_file(
-            params.weights, stage=cls.name, architectures=(unet.ARCHITECTURE,)
-        )
-        return [problem] if problem else []
+        return weights_problems(params.weights, stage=cls.name, architectures=(unet.ARCHITECTURE,))
 
     def network(self, weights: Path | None) -> nn.Module:
         """The detector (``weights``, or the shipped one), loaded once per process and device."""

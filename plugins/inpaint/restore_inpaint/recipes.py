@@ -6,13 +6,19 @@ degradation (cracks, folds, tears, crazing, water stains, print scratches and
 real film-damage overlays); the target is the synthesis's own damage mask. 40 %
 of the samples are hard negatives: print-like with no damage (``print-like``), so
 faces, foliage, water and text are not taken for damage (a first run without them
-marked 13 % of undamaged photos). Gray and colour photos are both used, as luma;
-the objective is binary cross-entropy plus soft Dice, which keeps thin cracks (a
-few % of the pixels) from being outvoted.
+marked 13 % of undamaged photos). The photos include ``color_photos`` (faces from
+LFW, people and objects from ImageNet), cut at 1 to 2.5 times the patch size and
+shrunk, so faces are as small as on a group photo, and print-like photos carry
+lettering (signs, handwritten names) 30 % of the time: a run without them took
+bright faces and lettering on real prints for damage. Gray and colour photos are
+both used, as luma; the objective is binary cross-entropy plus soft Dice, which
+keeps thin cracks (a few % of the pixels) from being outvoted.
 
 Inpainter: the same damage without the print-like toning (``print-damage``), so
-the undamaged photo is the target; it gets the damage mask as input and learns
-L1 plus an image-gradient L1 (structure) inside the mask, where it paints.
+the undamaged photo is the target; it gets the damaged image and its damage mask
+and learns L1 plus an image-gradient L1 (structure) inside the mask, where it
+paints. Patches of 128 px (cut at up to twice that) hold a torn corner or an
+80 px hole with context around it.
 """
 
 from __future__ import annotations
@@ -73,12 +79,13 @@ RECIPES = (
         negatives="print-like",
         negative_fraction=0.4,
         channels=1,
-        data=("BSD400_gray", "CBSD432_filtered", "SunHays80_color"),
+        data=("BSD400_gray", "CBSD432_filtered", "SunHays80_color", "color_photos"),
         description="U-Net damage detector on synthesized print damage (mask target)",
         predict=detect,
         objective=damage_objective,
         target="mask",
         patch=128,
+        zoom=(1.0, 2.5),
         batch=8,
         steps=9000,
         lr=2e-3,
@@ -91,15 +98,17 @@ RECIPES = (
         config=gated.GatedUNetConfig(),
         degradation="print-damage",
         channels=3,
-        data=("CBSD432_filtered", "SunHays80_color", "BSD400_gray"),
+        data=("CBSD432_filtered", "SunHays80_color", "BSD400_gray", "color_photos"),
         description="gated-convolution U-Net inpainter on synthesized print damage",
         predict=fill,
         objective=fill_objective,
         mask_input=True,
-        patch=96,
+        patch=128,
+        zoom=(1.0, 2.0),
         batch=8,
-        steps=8000,
+        steps=6000,
         lr=1e-3,
         bf16=True,
+        select_best=True,
     ),
 )

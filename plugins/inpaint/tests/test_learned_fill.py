@@ -11,11 +11,11 @@ from restore.engine.tiling import TileOptions, run_stage
 from restore.testing import measured_receptive_radius, synthetic_photo
 from torch import nn
 
-from restore_inpaint import gated
+from restore_inpaint import gated, surrounding_colour
 from restore_inpaint.learned_fill import LearnedFill, LearnedFillParams
 
 CPU = torch.device("cpu")
-NARROW = gated.GatedUNetConfig(widths=(8, 8, 8))  # widths do not change the reach
+NARROW = gated.GatedUNetConfig(widths=(8, 8, 8, 8))  # widths do not change the reach
 
 
 class RandomFill(LearnedFill):
@@ -37,8 +37,9 @@ def test_declared_halo_covers_the_measured_receptive_field() -> None:
     torch.manual_seed(0)
     multiple = gated.SPEC.multiple
     measured = measured_receptive_radius(gated.SPEC.build(NARROW), 4, 400, multiple)
-    assert measured <= LearnedFill.tiling.halo < measured + 3 * multiple
-    assert LearnedFill.tiling.halo == gated.SPEC.receptive_radius(gated.GatedUNetConfig())
+    network_halo = LearnedFill.tiling.halo - surrounding_colour.REACH
+    assert measured <= network_halo < measured + 3 * multiple
+    assert network_halo == gated.SPEC.receptive_radius(gated.GatedUNetConfig())
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -62,15 +63,50 @@ def test_tiles_are_exact(tiling_exactness) -> None:
     tiling_exactness(RandomFill, image, tile=128, extra_inputs={"mask": mask})
 
 
-def test_the_network_ignores_what_the_mask_covers() -> None:
+def test_the_network_sees_what_the_damage_left_under_the_mask() -> None:
+    """A stain or faint crack is cleaned from what it covers, not painted over blind:
+    the masked pixels reach the fill, and never the pixels outside the mask."""
     torch.manual_seed(0)
     network = gated.SPEC.build(NARROW).eval()
     image = torch.rand(1, 3, 32, 32)
     mask = torch.zeros(1, 1, 32, 32)
     mask[..., 8:20, 8:20] = 1
-    scribbled = image.clone()
-    scribbled[..., 8:20, 8:20] = torch.rand(1, 3, 12, 12)
+    stained = image.clone()
+    stained[..., 8:20, 8:20] *= 0.5
     with torch.no_grad():
         first = network(torch.cat([image, mask], 1))
-        second = network(torch.cat([scribbled, mask], 1))
-    torch.testing.assert_close(first, second)
+        second = network(torch.cat([stained, mask], 1))
+    inside = mask.expand_as(first) > 0.5
+    torch.testing.assert_close(second[~inside], image[~inside], rtol=0, atol=0)
+    assert not torch.allclose(first[inside], second[inside])
+
+
+def test_fills_of_a_neutral_print_stay_neutral() -> None:
+    """A gray photo stored as RGB gets gray fills, whatever colour the network paints."""
+    gray = synthetic_photo(96, 128, seed=4).mean(axis=2, keepdims=True).repeat(3, axis=2)
+    out = run_stage(
+        RandomFill(CPU), {"image": gray, "mask": holes(96, 128)}, LearnedFillParams(), TileOptions()
+    )["image"]
+    painted = run_stage(  # the same network unguarded paints colour into the holes
+        RandomFill(CPU),
+        {"image": gray[..., :1], "mask": holes(96, 128)},
+        LearnedFillParams(),
+        TileOptions(),
+    )["image"]
+    assert np.ptp(out, axis=2).max() <= 3.01 / 255
+    assert np.abs(out.mean(axis=2) - painted[..., 0]).max() < 1e-5
+
+
+def test_fills_keep_the_colours_around_them() -> None:
+    fill = torch.tensor([0.9, 0.2, 0.1]).view(1, 3, 1, 1).expand(1, 3, 40, 40)
+    image = torch.zeros(1, 3, 40, 40)
+    image[:, 0], image[:, 1] = 0.8, 0.3  # an orange-red scene
+    image[:, :, ::2] = torch.tensor([0.2, 0.3, 0.9]).view(1, 3, 1, 1)  # striped with blue
+    mask = torch.zeros(1, 1, 40, 40)
+    mask[..., 15:25, 15:25] = 1
+    guarded = surrounding_colour.within_surrounding_colour(fill, image, mask)
+    torch.testing.assert_close(guarded, fill)  # red is among the colours around: kept
+    neutral = surrounding_colour.within_surrounding_colour(fill, torch.full_like(image, 0.5), mask)
+    torch.testing.assert_close(
+        neutral, fill.mean(1, keepdim=True).expand_as(fill), atol=2 / 255, rtol=0
+    )

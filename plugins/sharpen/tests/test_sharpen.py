@@ -38,7 +38,7 @@ def laplacian_energy(image: torch.Tensor) -> float:
 def test_registers_through_the_plugin_hook() -> None:
     registry = Registry.from_plugins(restore_sharpen)
     assert not list(registry.broken())
-    assert set(registry.stages) == {"sharpen.unsharp"}
+    assert set(registry.stages) == {"sharpen.unsharp", "sharpen.cnn"}
 
 
 def test_installed_entry_point_provides_the_stages() -> None:
@@ -46,7 +46,7 @@ def test_installed_entry_point_provides_the_stages() -> None:
     assert [(info.name, info.error) for info in registry.plugins if not info.skipped] == [
         ("sharpen", None)
     ]
-    assert set(registry.stages) == {"sharpen.unsharp"}
+    assert set(registry.stages) == {"sharpen.unsharp", "sharpen.cnn"}
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The ``restore`` command line: ``restore PIPELINE INPUT``, ``plugins`` and ``check``.
+"""The ``restore`` command line: ``restore PIPELINE INPUT``, ``plugins``, ``check``,
+``serve`` and ``runs``.
 
 More commands come in through the ``register_commands`` hook from modules of the
 entry-point group ``restore.commands`` (restore's own lab adds ``degrade``,
@@ -21,6 +22,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from restore.api import hookspecs
+from restore.app.cli.serve import add_serve_commands
 from restore.app.cli.terminal import Part, console, error, literal, say, warning
 from restore.io.limits import DEFAULT_MAX_PIXELS
 
@@ -250,6 +252,7 @@ def add_commands(target: typer.Typer) -> None:
     manager.hook.register_commands(app=target)
 
 
+add_serve_commands(app)
 add_commands(app)
 
 
