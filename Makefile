@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),plugins/$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test]" $(foreach p,$(PLUGINS),-e plugins/$(p))
+	$(BIN)/python -m pip install --quiet -e ".[test,ray]" $(foreach p,$(PLUGINS),-e plugins/$(p))
 	touch $@
 
 venv: $(STAMP)

@@ -220,7 +220,8 @@ def main() -> None:
     if args.sheet is not None:
         small = cv2.resize(sheet, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
         write_image(args.sheet, small)
-        print(f"\ncontact sheet ({', '.join(methods)}, reference) -> {args.sheet}")
+        tables["sheet"] = f"Contact sheet ({', '.join(methods)}, reference): `{args.sheet}`"
+        print(f"\n{tables['sheet']}")
     if args.cards is not None:
         write_cards(args.cards, tables, len(photos))
 

@@ -1,7 +1,8 @@
 """Sharpening benchmark: the learned sharpener against unsharp masking, on mild softness.
 
 Usage: python benchmarks/sharpen.py [--data ../shared/data] [--limit N]
-           [--weights W.safetensors] [--cards plugins/sharpen/restore_sharpen/weights]
+           [--weights W.safetensors] [--sheet sheet.png]
+           [--cards plugins/sharpen/restore_sharpen/weights]
 
 Held-out photos (the 5 % of `sharpen.cnn`'s training folders that training
 never sees, `restore.lab.training.held_out`), made mildly soft whole (Gaussian
@@ -15,8 +16,9 @@ sharpening draws. Methods: the soft input; unsharp mask (`sharpen.unsharp`) at
 its best single strength and radius (chosen by PSNR on these very images:
 generous to the baseline); `sharpen.cnn` at strengths 0.5, 1 and 1.5, with its
 shipped weights or the file given, left out (with the reason printed) without
-either. `--cards` writes the table into a model card beside each weights
-manifest in that folder.
+either. `--sheet` writes, for the first 4 photos: the soft input, the best
+unsharp mask, `sharpen.cnn` at strength 1 and the reference. `--cards` writes
+the table into a model card beside each weights manifest in that folder.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from restore.api.color import luma
 from restore.api.errors import RestoreError
 from restore.api.stage import Stage
 from restore.engine.tiling import TileOptions, run_stage
-from restore.io.images import read_image
+from restore.io.images import read_image, write_image
 from restore.lab.data import default_data_root
 from restore.lab.degrade import GaussianBlur, Jpeg, Recipe, file_seed
 from restore.lab.export import write_model_cards
@@ -106,6 +108,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=default_data_root())
     parser.add_argument("--limit", type=int, default=40, help="held-out photos")
     parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--sheet", type=Path, default=None, help="contact sheet PNG")
     parser.add_argument(
         "--cards", type=Path, help="write a model card beside each manifest in this folder"
     )
@@ -126,6 +129,8 @@ def main() -> None:
     }
     best = max(unsharp, key=lambda label: unsharp[label]["PSNR"])
     rows[f"{best}, best"] = unsharp[best]
+    sheet_methods: list[Method] = [lambda image: image]
+    sheet_methods.append(stage_method(Unsharp, UnsharpParams(**UNSHARP[list(unsharp).index(best)])))
     for strength in STRENGTHS:
         params = LearnedSharpenParams(strength=strength, weights=args.weights)
         method = stage_method(LearnedSharpen, params)
@@ -135,7 +140,15 @@ def main() -> None:
             print(f"left out sharpen.cnn: {error}")
             break
         rows[f"sharpen.cnn (strength {strength:g})"] = scores(method, pairs)
+        if strength == 1:
+            sheet_methods.append(method)
     text = table(f"Mild softness ({describe_convention()})", rows)
+    if args.sheet is not None:
+        grid = [[method(soft) for method in sheet_methods] + [sharp] for soft, sharp in pairs[:4]]
+        write_image(args.sheet, np.clip(np.vstack([np.hstack(row) for row in grid]), 0, 1))
+        labels = ["soft input", "best unsharp mask", "sharpen.cnn strength 1"][: len(sheet_methods)]
+        text += f"\n\nContact sheet ({', '.join(labels)}, reference): `{args.sheet}`"
+        print(f"contact sheet -> {args.sheet}")
     if args.cards is not None:
         write_cards(args.cards, text, len(pairs))
 

@@ -127,7 +127,7 @@ def test_sidecar_sets_parameters_for_one_image(photos: Path, tmp_path: Path) -> 
     out = tmp_path / "out"
     result = runner.invoke(app, [SHARPEN, str(photos), "-o", str(out), "-q"])
     assert result.exit_code == 1
-    assert "b.restore.yaml: node 'sharpen' (sharpen.unsharp): parameter 'strength' = 99" in (
+    assert "b.restore.yaml: node 'sharpen' (sharpen.cnn): parameter 'strength' = 99" in (
         result.output
     )
     np.testing.assert_allclose(  # strength 0 from the sidecar: the identity

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from restore.app.pipeline import Pipeline
 
 Status = Literal["done", "skipped", "failed"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -163,6 +165,9 @@ class BatchObserver:
     def file_finished(self, outcome: FileOutcome) -> None:
         """A file is done, skipped or failed."""
 
+    def in_flight(self, count: int) -> None:
+        """Distributed batches: ``count`` files are on workers right now."""
+
 
 def read_sidecar(image: Path) -> tuple[dict[str, Any], Path | None]:
     """The overrides in ``image``'s sidecar ``<stem>.restore.yaml`` and its path, if any."""
@@ -181,6 +186,46 @@ class Job:
     found: Found
     targets: dict[str, Path]
     problem: str | None = None
+
+    @property
+    def main(self) -> Path:
+        """Where the main output goes (written last: its presence means all are there)."""
+        return next(reversed(self.targets.values()))
+
+
+@dataclass
+class Loaded:
+    """A job's decoded image and its sidecar's overrides (``sidecar``: the file, if any)."""
+
+    source: LoadedImage
+    overrides: dict[str, Any]
+    sidecar: Path | None
+
+
+def load_job(job: Job, max_pixels: int | None) -> Loaded:
+    """Decode one job's image and read its sidecar (RestoreError if either is bad)."""
+    overrides, sidecar = read_sidecar(job.found.path)
+    return Loaded(read_image(job.found.path, max_pixels=max_pixels), overrides, sidecar)
+
+
+def guarded(
+    job: Job, started: float, work: Callable[[], T], *, skip_existing: bool = False
+) -> T | FileOutcome:
+    """``work()`` for ``job``, or the failed outcome its error makes: one bad file
+    (or a stage bug) never ends the batch. With ``skip_existing``, a job whose
+    outputs another batch wrote meanwhile is skipped."""
+    path = job.found.path
+    try:
+        return work()
+    except Cancelled:
+        raise
+    except RestoreError as error:
+        if skip_existing and os.path.lexists(job.main):  # another batch was quicker
+            return FileOutcome(path, "skipped", message="outputs written by another run")
+        return FileOutcome(path, "failed", time.perf_counter() - started, str(error))
+    except Exception as error:  # a stage bug must not end the batch
+        message = f"{path}: {type(error).__name__}: {error}".splitlines()[0]
+        return FileOutcome(path, "failed", time.perf_counter() - started, message)
 
 
 class BatchRunner:
@@ -257,45 +302,39 @@ class BatchRunner:
             jobs.append(Job(item, targets, problem))
         return jobs
 
-    def run_job(self, job: Job, staging: Staging, protect: set[Path]) -> FileOutcome:
-        """Restore one file and commit its outputs; errors become a failed outcome."""
-        started = time.perf_counter()
+    def decided(self, job: Job) -> FileOutcome | None:
+        """The outcome of a job that needs no work (it cannot run, or its outputs
+        exist and may not be replaced), or None when it must run."""
         path = job.found.path
         if job.problem:
             return FileOutcome(path, "failed", message=f"{path}: {job.problem}")
-        main = next(reversed(job.targets.values()))
-        if self.skip_existing and os.path.lexists(main):
+        if self.skip_existing and os.path.lexists(job.main):
             return FileOutcome(path, "skipped", message="outputs exist")
         existing = [t for t in job.targets.values() if os.path.lexists(t)]
         if existing and not self.overwrite:
             # Outputs appear all together: one without its main output is not this tool's.
             hint = "use --overwrite" if self.skip_existing else "use --overwrite or --skip-existing"
-            message = f"{existing[0]}: already exists ({hint})"
-            return FileOutcome(path, "failed", message=message)
+            return FileOutcome(path, "failed", message=f"{existing[0]}: already exists ({hint})")
+        return None
+
+    def restore(
+        self, job: Job, loaded: Loaded, staging: Staging, protect: set[Path], started: float
+    ) -> FileOutcome:
+        """Run the pipeline on a decoded job and commit its outputs."""
         context = RunContext(self.options, self.observer.tiles, self.cancel)
-        try:
-            overrides, sidecar = read_sidecar(path)
-            source = read_image(path, max_pixels=self.max_pixels)
-            result = restore_image(self.pipeline, source, context, overrides, sidecar)
-            encoded = [
-                result.encoded(target, key)
-                for key, target in job.targets.items()
-                if key in result.outputs  # a bypassed node's outputs are not written
-            ]
-            written = staging.commit(encoded, overwrite=self.overwrite, protect=protect)
-        except Cancelled:
-            raise
-        except RestoreError as error:
-            if self.skip_existing and os.path.lexists(main):  # another batch was quicker
-                return FileOutcome(path, "skipped", message="outputs written by another run")
-            return FileOutcome(path, "failed", time.perf_counter() - started, str(error))
-        except Exception as error:  # a stage bug must not end the batch
-            message = f"{path}: {type(error).__name__}: {error}".splitlines()[0]
-            return FileOutcome(path, "failed", time.perf_counter() - started, message)
+        result = restore_image(
+            self.pipeline, loaded.source, context, loaded.overrides, loaded.sidecar
+        )
+        encoded = [
+            result.encoded(target, key)
+            for key, target in job.targets.items()
+            if key in result.outputs  # a bypassed node's outputs are not written
+        ]
+        written = staging.commit(encoded, overwrite=self.overwrite, protect=protect)
         notes = [*result.notes]
         notes += [f"{item.path.name}: {w}" for item in encoded for w in item.warnings]
         return FileOutcome(
-            path,
+            job.found.path,
             "done",
             time.perf_counter() - started,
             written=written,
@@ -303,21 +342,45 @@ class BatchRunner:
             notes=notes,
         )
 
-    def run(self, source: Path) -> list[FileOutcome]:
-        """Restore every image under ``source``; returns one outcome per file."""
+    def run_job(self, job: Job, staging: Staging, protect: set[Path]) -> FileOutcome:
+        """Restore one file and commit its outputs; errors become a failed outcome."""
+        started = time.perf_counter()
+        if (outcome := self.decided(job)) is not None:
+            return outcome
+        skip = self.skip_existing
+        loaded = guarded(job, started, partial(load_job, job, self.max_pixels), skip_existing=skip)
+        if isinstance(loaded, FileOutcome):
+            return loaded
+        work = partial(self.restore, job, loaded, staging, protect, started)
+        return guarded(job, started, work, skip_existing=skip)
+
+    def prepare(self, source: Path) -> tuple[list[Job], set[Path]]:
+        """The jobs of a batch over ``source`` and the paths no output may replace;
+        an empty batch leaves the output folder alone, otherwise it is made and what
+        dead batches left in it is undone."""
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise RestoreError(f"{self.out_dir}: the output folder is not a folder")
         if source.is_dir() and os.path.realpath(source) == os.path.realpath(self.out_dir):
             raise RestoreError(f"{self.out_dir}: the output folder cannot be the input folder")
         jobs = self.plan_jobs(discover(source, exclude=self.out_dir))
-        self.observer.batch_started(len(jobs))
-        outcomes: list[FileOutcome] = []
         if not jobs:
-            return outcomes
+            return jobs, set()
         protect = self._inputs(source, jobs)
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             clean_leftovers(self.out_dir)
+        except OSError as error:
+            raise RestoreError(f"{self.out_dir}: cannot write there ({error.strerror})") from None
+        return jobs, protect
+
+    def run(self, source: Path) -> list[FileOutcome]:
+        """Restore every image under ``source``; returns one outcome per file."""
+        jobs, protect = self.prepare(source)
+        self.observer.batch_started(len(jobs))
+        outcomes: list[FileOutcome] = []
+        if not jobs:
+            return outcomes
+        try:
             with Staging(self.out_dir) as staging:
                 for index, job in enumerate(jobs):
                     self.observer.file_started(job.found.path, index, len(jobs))

@@ -10,6 +10,7 @@ is imported inside the commands, so ``restore --help`` starts at once.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,7 +29,7 @@ from restore.io.limits import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from restore.app.pipeline import Pipeline
-    from restore.app.runner import FileOutcome
+    from restore.app.runner import BatchRunner, FileOutcome
 
 COMMANDS_GROUP = "restore.commands"
 
@@ -99,6 +100,38 @@ def _stage_times(outcomes: list[FileOutcome]) -> Table:
     return table
 
 
+class Engine(StrEnum):
+    """Where a batch runs."""
+
+    local = "local"
+    ray = "ray"
+
+
+def run_on_cluster(
+    pipeline: Pipeline,
+    source: Path,
+    runner: BatchRunner,
+    tiling: dict[str, Any],
+    cluster: dict[str, Any],
+    quiet: bool,
+) -> list[FileOutcome]:
+    """The batch on Ray; the outcomes are read back from the run's report."""
+    try:
+        from restore.app.cli.progress import RichClusterObserver
+        from restore.app.distributed.engine import ClusterOptions, run_on_ray
+        from restore.app.distributed.report import outcome_from_record, read_report
+    except ImportError as missing:
+        raise fail(f"--engine ray needs Ray: pip install 'restore[ray]' ({missing})") from None
+    with RichClusterObserver(console, enabled=not quiet) as observer:
+        done = run_on_ray(pipeline, source, runner, tiling, ClusterOptions(**cluster), observer)
+    if done.outcomes:
+        say(f"report: {done.report} (run {done.run})")
+    order = {str(outcome.source): index for index, outcome in enumerate(done.outcomes)}
+    records = read_report(done.report, done.run) if done.outcomes else []
+    records.sort(key=lambda record: order.get(record["input"], len(order)))
+    return [outcome_from_record(record) for record in records]
+
+
 @app.command()
 def run(
     pipeline: Annotated[Path, typer.Argument(help="pipeline.yaml to run")],
@@ -130,12 +163,22 @@ def run(
         ),
     ] = DEFAULT_MAX_PIXELS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    engine: Annotated[
+        Engine, typer.Option(help="local, or ray: the batch on a Ray cluster (restore[ray])")
+    ] = Engine.local,
+    address: Annotated[
+        str | None, typer.Option(help="ray: address of a running cluster (default: start one)")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="ray: restoration workers (actors)")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(help="ray: GPUs per worker")] = 0.0,
 ) -> None:
     """Run PIPELINE on SOURCE and write the results into --output.
 
     Outputs go only into --output, under the input's relative path. A file that
     exists is never replaced (unless --overwrite; an input never), and an
-    image's outputs appear all together or not at all.
+    image's outputs appear all together or not at all. With --engine ray the
+    same rules hold on every worker, and OUTPUT/restore-report.jsonl records
+    each input's status, seconds, worker and error.
     """
     from restore.api.errors import Cancelled, RestoreError
     from restore.app.cli.progress import RichObserver
@@ -145,9 +188,12 @@ def run(
         raise fail("--tile and --overlap must be >= 0, --batch >= 1")
     if max_pixels < 0:
         raise fail(f"--max-pixels {max_pixels}: must be >= 0 (0 = no limit)")
+    if workers < 1 or gpus_per_worker < 0:
+        raise fail("--workers must be >= 1, --gpus-per-worker >= 0")
+    tiling: dict[str, Any] = dict(tile=tile, overlap=overlap, batch_size=batch, device=device)
     try:
         restorer = load_pipeline(pipeline, set_)
-        options = restorer.tile_options(tile=tile, overlap=overlap, batch_size=batch, device=device)
+        options = restorer.tile_options(**tiling)
         runner = BatchRunner(
             restorer,
             output,
@@ -160,9 +206,13 @@ def run(
     except (RestoreError, ValueError) as problem:
         raise fail(str(problem)) from None
     try:
-        with RichObserver(console, enabled=not quiet) as observer:
-            runner.observer = observer
-            outcomes = runner.run(source)
+        if engine is Engine.ray:
+            cluster = {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker}
+            outcomes = run_on_cluster(restorer, source, runner, tiling, cluster, quiet)
+        else:
+            with RichObserver(console, enabled=not quiet) as observer:
+                runner.observer = observer
+                outcomes = runner.run(source)
     except Cancelled:
         raise fail("cancelled", 130) from None
     except RestoreError as problem:

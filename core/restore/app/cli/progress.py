@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -69,3 +70,40 @@ class RichObserver(BatchObserver):
         self.progress.advance(self.images)
         if outcome.status == "failed":
             say(("failed: ", "red"), outcome.message, out=self.console)
+
+
+class RichClusterObserver(RichObserver):
+    """Progress of a distributed batch: images done, failed and in flight, images
+    per second and time left across the cluster (no per-tile bar: tiles run on
+    the workers)."""
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        super().__init__(console, enabled=enabled)
+        self.progress.columns = (
+            *self.progress.columns,
+            TextColumn("{task.fields[counts]}", markup=False),
+            TextColumn("{task.fields[rate]}", markup=False),
+        )
+        self.progress.update(self.images, description="images", counts="", rate="")
+        self.done = self.failed = self.flying = 0
+        self.started = time.monotonic()
+
+    def batch_started(self, total: int) -> None:
+        self.started = time.monotonic()
+        super().batch_started(total)
+
+    def in_flight(self, count: int) -> None:
+        self.flying = count
+        self._show()
+
+    def file_finished(self, outcome: FileOutcome) -> None:
+        self.done += outcome.status != "failed"
+        self.failed += outcome.status == "failed"
+        super().file_finished(outcome)
+        self._show()
+
+    def _show(self) -> None:
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        counts = f"{self.done} done, {self.failed} failed, {self.flying} in flight"
+        rate = f"{(self.done + self.failed) / seconds:.2f} images/s"
+        self.progress.update(self.images, counts=counts, rate=rate)

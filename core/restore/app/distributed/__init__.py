@@ -1,0 +1,1 @@
+"""Distributed batches: the same pipelines on Ray (``restore ... --engine ray``)."""
