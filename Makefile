@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := denoise deblur sharpen inpaint colorize
+PLUGINS := denoise deblur sharpen inpaint colorize dejpeg superres
 STAMP := $(VENV)/.installed
 
 .PHONY: venv demo test lint format bench clean

@@ -3,6 +3,7 @@
 Usage: python benchmarks/colorize.py [--data ../shared/data] [--limit N] [--sheet sheet.png]
                                      [--real-prints DIR --real-sheet OUT.png]
                                      [--weights W.safetensors] [--spread-limits 20,40,60]
+                                     [--split test|validation]
                                      [--models colorize.unet,colorize.global] [--threads N]
 
 Test photos: the `reserved` split of the `colorize.global` recipe (3 % of every
@@ -17,7 +18,8 @@ and run through `restore.engine.tiling.run_stage` as a pipeline would:
   `colorize.global`) with 0, 5 and 20 colour hints taken from the original at
   random (seeded) positions: the mean colour of a small window there;
 - with `--spread-limits`, `colorize.global` without hints at those
-  `spread_limit` values (to choose its default); `--weights` runs it with a
+  `spread_limit` values (to choose its default, with `--split validation`:
+  the recipe's validation photos instead of the test ones); `--weights` runs it with a
   weights file that is not installed yet.
 
 Columns: PSNR and SSIM of the RGB result against the original (8-bit RGB,
@@ -112,8 +114,9 @@ Variant = tuple[Method, int]  # a method and its hint count
 Row = tuple[float, float, float, float]  # PSNR, SSIM, colourfulness, blotch share
 
 
-def test_images(data: Path, limit: int) -> list[tuple[str, np.ndarray]]:
-    """Up to ``limit`` (0: all) test photos of the scene recipe's folders, from all of them."""
+def test_images(data: Path, limit: int, split: str = "test") -> list[tuple[str, np.ndarray]]:
+    """Up to ``limit`` (0: all) photos of ``split`` (``test``, or ``validation`` to choose a
+    setting on) of the scene recipe's folders, from all of them."""
     recipe = next(r for r in RECIPES if r.name == "colorize.global")
     found: list[tuple[str, Path]] = []
     for name in recipe.data:
@@ -124,9 +127,9 @@ def test_images(data: Path, limit: int) -> list[tuple[str, np.ndarray]]:
         splits = image_split(
             folder, recipe.holdout, by_folder=recipe.split_by_folder, reserved=recipe.reserved
         )
-        found += [(f"{name}/{r.as_posix()}", folder / r) for r, s in splits.items() if s == "test"]
+        found += [(f"{name}/{r.as_posix()}", folder / r) for r, s in splits.items() if s == split]
     if not found:
-        raise SystemExit(f"no test images under {data}")
+        raise SystemExit(f"no {split} images under {data}")
     order = np.random.default_rng(0).permutation(len(found))
     chosen = sorted(order[:limit] if limit else order)
     return [(found[i][0], to_channels(read_image(found[i][1]).pixels, 3)) for i in chosen]
@@ -253,6 +256,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--limit", type=int, default=0, help="test photos (default 0: all)")
+    parser.add_argument(
+        "--split",
+        choices=("test", "validation"),
+        default="test",
+        help="the photos: the test split, or the validation split to choose settings on",
+    )
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated stages")
     parser.add_argument("--working-size", type=int, default=256)
     parser.add_argument("--weights", type=Path, help="colorize.global weights to use instead")
@@ -274,7 +283,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    images = test_images(args.data, args.limit)
+    images = test_images(args.data, args.limit, args.split)
     registry = Registry.from_plugins(restore_colorize)
     limits = [float(v) for v in args.spread_limits.split(",") if v]
     methods, plain, notes = methods_for(
@@ -338,9 +347,10 @@ def main() -> None:
         print_lines.append((model, f"{b:.4f}", f"{c / reference:.2f}", f"{t:.2f}"))
     print_header = ("method (print-like input)", "blotch score", "colourfulness", "tone shift")
     title = (
-        f"{len(images)} test photos (never trained on or selected on) made gray, working size "
-        f"{args.working_size}, torch threads {torch.get_num_threads()}"
-    )
+        f"{len(images)} test photos (never trained on or selected on)"
+        if args.split == "test"
+        else f"{len(images)} validation photos (never trained on; for choosing settings)"
+    ) + f" made gray, working size {args.working_size}, torch threads {torch.get_num_threads()}"
     console = Console()
     tables = ((title, header, lines), ("the same photos as prints", print_header, print_lines))
     for heading, head, body in tables:

@@ -2,7 +2,7 @@
 
 import os
 
-IN_REPO_PLUGINS = "denoise,deblur,sharpen,inpaint,colorize"
+IN_REPO_PLUGINS = "denoise,deblur,sharpen,inpaint,colorize,dejpeg,superres"
 
 os.environ["RESTORE_PLUGINS"] = IN_REPO_PLUGINS
 os.environ.pop("RESTORE_DISABLE_PLUGINS", None)

@@ -63,12 +63,14 @@ def assert_tiling_exact(
 
 
 def measured_receptive_radius(
-    network: torch.nn.Module, channels: int, size: int, multiple: int = 1
+    network: torch.nn.Module, channels: int, size: int, multiple: int = 1, scale: int = 1
 ) -> int:
-    """The largest distance (Chebyshev, in pixels) from an output pixel to an input
+    """The largest distance (Chebyshev, in input pixels) from an output pixel to an input
     pixel that influences it, measured by back-propagating from the output pixels at
     the corners of a ``multiple`` cell near the centre of a ``size`` image of noise
-    (the phases that reach furthest on a downsampling network's grid)."""
+    (the phases that reach furthest on a downsampling network's grid). With ``scale``
+    (the output is ``scale`` times the input's size) an output pixel ``Y`` sits on
+    input pixel ``Y // scale``, as the tiler counts, and every phase of it is probed."""
     torch.manual_seed(0)
     image = torch.rand(1, channels, size, size, dtype=torch.float64, requires_grad=True)
     network = network.double().eval()
@@ -79,10 +81,13 @@ def measured_receptive_radius(
     for dy in phases:
         for dx in phases:
             y, x = centre + dy, centre + dx
-            (grad,) = torch.autograd.grad(output[0, :, y, x].sum(), image, retain_graph=True)
-            rows, cols = torch.nonzero(grad[0].abs().sum(0), as_tuple=True)
-            reach = torch.cat([(rows - y).abs(), (cols - x).abs()]).max()
-            radius = max(radius, int(reach))
+            for sy in range(scale):
+                for sx in range(scale):
+                    pixel = output[0, :, y * scale + sy, x * scale + sx].sum()
+                    (grad,) = torch.autograd.grad(pixel, image, retain_graph=True)
+                    rows, cols = torch.nonzero(grad[0].abs().sum(0), as_tuple=True)
+                    reach = torch.cat([(rows - y).abs(), (cols - x).abs()]).max()
+                    radius = max(radius, int(reach))
     if radius >= centre:
         raise ValueError(f"the receptive field reaches the border of a {size} px image")
     return radius

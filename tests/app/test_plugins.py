@@ -24,6 +24,8 @@ BUILT_IN = {
     "sharpen": {"sharpen.unsharp", "sharpen.cnn"},
     "inpaint": {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv", "inpaint.gated"},
     "colorize": {"colorize.global", "colorize.unet", "colorize.regression"},
+    "dejpeg": {"dejpeg.cnn"},
+    "superres": {"superres.rrdb_x2", "superres.rrdb_x4", "superres.real_x4"},
 }
 
 
@@ -47,7 +49,8 @@ def test_built_in_plugins_found_through_entry_points() -> None:
 def test_environment_restricts_and_blocks() -> None:
     only = Registry.from_entry_points({"RESTORE_PLUGINS": "denoise,sharpen"})
     assert set(only.stages) == BUILT_IN["denoise"] | BUILT_IN["sharpen"]
-    assert {i.name for i in only.plugins if i.skipped} == {"deblur", "inpaint", "colorize"}
+    skipped = {"deblur", "inpaint", "colorize", "dejpeg", "superres"}
+    assert {i.name for i in only.plugins if i.skipped} == skipped
     blocked = Registry.from_entry_points({"RESTORE_DISABLE_PLUGINS": "denoise"})
     assert "denoise.nlmeans" not in blocked.stages and "sharpen.unsharp" in blocked.stages
     assert Registry.from_entry_points({"RESTORE_PLUGINS": ""}).stages == {}

@@ -33,6 +33,7 @@ from restore.lab.degrade import (
     PrintLike,
     PrintScratches,
     Recipe,
+    Resize,
     Step,
     TornEdges,
     WaterStains,
@@ -87,6 +88,7 @@ def steps(overlays: Path, kernel_file: Path) -> dict[str, tuple[Step, bool]]:
         "kernel_blur": (KernelBlur(path=str(kernel_file)), True),
         "jpeg": (Jpeg(quality=(10, 90)), True),
         "downscale": (Downscale(factor=3, method="area"), False),
+        "resize": (Resize(scale=0.5, methods=("area", "bicubic")), True),
         "grayscale": (Grayscale(channels=1), False),
         "film_damage": (FilmDamage(path=str(overlays)), True),
         "print_like": (PrintLike(), True),
@@ -120,7 +122,7 @@ def test_seeded_shape_dtype_range(
         assert any(not np.array_equal(first.image, other) for other in others)
     assert first.image.dtype == np.float32 and first.mask.dtype == np.float32
     assert first.image.min() >= 0 and first.image.max() <= 1
-    expected = {"downscale": (16, 20), "grayscale": (48, 60)}.get(kind, (48, 60))
+    expected = {"downscale": (16, 20), "resize": (24, 30)}.get(kind, (48, 60))
     out_channels = 1 if kind == "grayscale" else channels
     assert first.image.shape == (*expected, out_channels)
     assert first.mask.shape == expected

@@ -21,6 +21,7 @@ from restore.api.weights import load_weights
 from restore.app.cli.main import app
 from restore.io.images import write_image
 from restore.lab import training
+from restore.lab.adversarial import Adversarial, Critic, relativistic_losses
 from restore.lab.training import (
     ImageBank,
     TrainingRecipe,
@@ -343,3 +344,53 @@ def test_resume_refuses_a_checkpoint_of_another_batch_size(data_root: Path) -> N
         train(RECIPE, out, data_root=data_root, evaluations=2, report=crash)
     with pytest.raises(RestoreError, match="made with 4 patches per step"):
         train(replace(RECIPE, batch=8), out, data_root=data_root, evaluations=2, resume=True)
+
+
+def test_relativistic_losses_reward_the_side_the_critic_cannot_tell_apart() -> None:
+    confident_real, confident_fake = torch.full((4, 1, 2, 2), 5.0), torch.full((4, 1, 2, 2), -5.0)
+    critic, generator = relativistic_losses(confident_real, confident_fake)
+    assert critic < 0.01 and generator > 5  # the critic wins: the generator pays
+    critic, generator = relativistic_losses(confident_fake, confident_real)
+    assert critic > 5 and generator < 0.01
+    even = torch.zeros(4, 1, 2, 2)
+    torch.testing.assert_close(relativistic_losses(even, even)[0], torch.tensor(math.log(2)))
+    assert Critic(3, 8)(torch.zeros(2, 3, 64, 96)).shape == (2, 1, 2, 3)
+
+
+def test_adversarial_fine_tuning_starts_from_weights_and_resumes_exactly(
+    data_root: Path,
+) -> None:
+    start = data_root / "start.safetensors"
+    train(RECIPE, start, data_root=data_root, evaluations=1)
+    critic = Adversarial(weight=0.1, width=4)
+    tuned = replace(RECIPE, patch=64, start_from=start, adversarial=critic)  # 64: 2 x 2 cells
+    straight = data_root / "straight.safetensors"
+    train(tuned, straight, data_root=data_root, evaluations=2)
+    begun, _ = load_weights(start)
+    assert any(not torch.equal(begun[k], v) for k, v in load_file(straight).items())
+
+    interrupted = data_root / "resumed.safetensors"
+
+    def crash(step: int, total: int, loss: float, psnr: float | None) -> None:
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tuned, interrupted, data_root=data_root, evaluations=2, report=crash)
+    checkpoint = torch.load(interrupted.with_suffix(".ckpt"), weights_only=False)
+    assert set(checkpoint["adversarial"]) == {"critic", "optimiser"}
+    train(tuned, interrupted, data_root=data_root, evaluations=2, resume=True)
+    a, b = load_file(straight), load_file(interrupted)
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_starting_weights_of_another_architecture_are_refused(data_root: Path) -> None:
+    other = data_root / "other.safetensors"
+    train(replace(RECIPE, network=replace(TINY, architecture="Other")), other, data_root=data_root)
+    with pytest.raises(RestoreError, match="architecture"):
+        train(replace(RECIPE, start_from=other), data_root / "x.safetensors", data_root=data_root)
+
+
+def test_an_adversarial_term_needs_a_loss_not_an_objective() -> None:
+    with pytest.raises(ValueError, match="needs `loss`"):
+        replace(RECIPE, objective=lambda m, x, y: x.mean(), adversarial=Adversarial())

@@ -2,7 +2,8 @@
 
 Stages (``Stage``, ``StageParams``, ports, the ``Tiling`` descriptor), the hook
 marker, learned networks (``restore.api.network``, ``restore.api.weights``,
-building blocks in ``restore.api.blocks``), the model cache and blur kernels
+building blocks in ``restore.api.blocks``, stage bases in ``restore.api.learned``),
+the model cache and blur kernels
 (``restore.api.kernels``). Nothing here imports the
 engine, I/O, app or lab layers. Names are imported on first use, so the CLI can
 read the hook specification without loading torch.

@@ -194,14 +194,26 @@ class KernelBlur(Step):
 
 
 class Jpeg(Step):
-    """JPEG compression at a quality (1-100), via OpenCV; 4:2:0 chroma for RGB."""
+    """JPEG compression at a quality (1-100), via OpenCV; 4:2:0 chroma for RGB.
+
+    ``grid_shift``: the image is first moved down and right by up to this many pixels
+    (edge-replicated, then cropped back), so a second compression's 8 x 8 blocks miss
+    the first one's. ``probability``: the chance the step runs at all.
+    """
 
     kind: Literal["jpeg"] = "jpeg"
     quality: Annotated[IntSpan, span(1, 100)] = 50
+    grid_shift: Annotated[IntSpan, span(0, 7)] = 0
+    probability: float = Field(default=1.0, ge=0, le=1)
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
+        if self.probability < 1 and rng.random() >= self.probability:
+            return image, mask, {"quality": None}
         quality = sample_int(rng, self.quality)
-        samples = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+        down, right = sample_int(rng, self.grid_shift), sample_int(rng, self.grid_shift)
+        height, width = image.shape[:2]
+        shifted = np.pad(image, ((down, 0), (right, 0), (0, 0)), mode="edge")
+        samples = np.round(np.clip(shifted, 0, 1) * 255).astype(np.uint8)
         if samples.shape[2] == 3:
             samples = samples[..., ::-1]
         ok, data = cv2.imencode(".jpg", samples, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -210,33 +222,80 @@ class Jpeg(Step):
         decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if decoded is None:
             raise RestoreError("JPEG decoding failed")
-        decoded = decoded.reshape(image.shape)
+        decoded = decoded.reshape(shifted.shape)[down : down + height, right : right + width]
         if image.shape[2] == 3:
             decoded = decoded[..., ::-1]
-        return decoded.astype(np.float32) / 255, mask, {"quality": quality}
+        out = np.ascontiguousarray(decoded, dtype=np.float32) / 255
+        return out, mask, {"quality": quality, "grid_shift": (down, right)}
 
 
 class Downscale(Step):
-    """Downscale by ``factor``; ``restore_size`` upsamples back (bicubic) to the input size."""
+    """Downscale by ``factor``; ``restore_size`` upsamples back (bicubic) to the input size.
+
+    ``method``: OpenCV's ``bicubic`` (no antialiasing) or ``area``, or ``antialiased``:
+    bicubic with the kernel widened by the factor, as MATLAB's ``imresize`` and
+    Pillow's resize do (how super-resolution benchmarks make their inputs).
+    """
 
     kind: Literal["downscale"] = "downscale"
     factor: int = Field(default=2, ge=2, le=4)
-    method: Literal["bicubic", "area"] = "bicubic"
+    method: Literal["bicubic", "area", "antialiased"] = "bicubic"
     restore_size: bool = False
 
     def run(self, image: Array, mask: Array, rng: Generator) -> Result:
-        height, width, channels = image.shape
+        height, width = image.shape[:2]
         size = (max(1, width // self.factor), max(1, height // self.factor))
-        method = cv2.INTER_CUBIC if self.method == "bicubic" else cv2.INTER_AREA
-        out: Array = cv2.resize(image, size, interpolation=method).reshape(
-            size[1], size[0], channels
-        )
+        out = resized(image, size, self.method)
         if self.restore_size:
             out = cv2.resize(out, (width, height), interpolation=cv2.INTER_CUBIC)
             out = out.reshape(image.shape)
         else:  # a low-resolution pixel is damaged if any pixel it covers was
             mask = (cv2.resize(mask, size, interpolation=cv2.INTER_AREA) > 0).astype(np.float32)
         return np.clip(out, 0, 1), mask, {}
+
+
+ResizeMethod = Literal["area", "bilinear", "bicubic", "antialiased"]
+_CV2_METHODS = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+
+
+def resized(image: Array, size: tuple[int, int], method: ResizeMethod) -> Array:
+    """H x W x C ``image`` resized to ``size`` (width, height) by ``method``."""
+    if method == "antialiased":
+        return antialiased_resize(image, size)
+    out = cv2.resize(image, size, interpolation=_CV2_METHODS[method])
+    return np.asarray(out, np.float32).reshape(size[1], size[0], image.shape[2])
+
+
+class Resize(Step):
+    """Rescale by a factor drawn from ``scale``, by a method drawn from ``methods`` (a
+    camera's, an editor's or a website's resampling), with chance ``probability``. The
+    mask follows (a pixel is damaged if it saw any damage)."""
+
+    kind: Literal["resize"] = "resize"
+    scale: Annotated[Span, span(0.05, 4)] = (0.5, 1.5)
+    methods: tuple[ResizeMethod, ...] = Field(default=("area", "bilinear", "bicubic"), min_length=1)
+    probability: float = Field(default=1.0, ge=0, le=1)
+
+    def run(self, image: Array, mask: Array, rng: Generator) -> Result:
+        if self.probability < 1 and rng.random() >= self.probability:
+            return image, mask, {"scale": None}
+        factor = sample(rng, self.scale)
+        method = self.methods[int(rng.integers(len(self.methods)))]
+        height, width = image.shape[:2]
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        out = np.clip(resized(image, size, method), 0, 1)
+        damage = cv2.resize(mask, size, interpolation=cv2.INTER_AREA) > 0
+        return out, damage.astype(np.float32), {"scale": factor, "method": method}
+
+
+def antialiased_resize(image: Array, size: tuple[int, int]) -> Array:
+    """H x W x C float ``image`` resized to ``size`` (width, height) by Pillow's bicubic
+    filter, antialiased when shrinking (float32 per channel, no 8-bit rounding)."""
+    planes = [
+        np.asarray(Image.fromarray(image[..., c]).resize(size, Image.Resampling.BICUBIC))
+        for c in range(image.shape[2])
+    ]
+    return np.stack(planes, axis=2).astype(np.float32)
 
 
 class Grayscale(Step):
@@ -413,6 +472,7 @@ Degradation = Annotated[
     | KernelBlur
     | Jpeg
     | Downscale
+    | Resize
     | Grayscale
     | PrintLike
     | FilmDamage
@@ -510,6 +570,12 @@ RECIPES: dict[str, Recipe] = {
         ),
         _recipe("jpeg-20", "JPEG quality 20", Jpeg(quality=20)),
         _recipe("jpeg-blind", "JPEG quality in [10, 60]", Jpeg(quality=(10, 60))),
+        _recipe(
+            "jpeg-blind-double",
+            "JPEG at quality 10-90; a quarter again at 10-90 on a grid moved 1-7 px",
+            Jpeg(quality=(10, 90)),
+            Jpeg(quality=(10, 90), grid_shift=(1, 7), probability=0.25),
+        ),
         _recipe("downscale-x2", "bicubic downscale by 2 (SR input)", Downscale(factor=2)),
         _recipe("downscale-x4", "bicubic downscale by 4 (SR input)", Downscale(factor=4)),
         _recipe("gray", "grayscale (luma, 3 channels)", Grayscale()),

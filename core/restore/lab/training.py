@@ -26,10 +26,11 @@ from torch import nn
 from restore.api.color import to_channels
 from restore.api.errors import RestoreError
 from restore.api.network import NetworkConfig, NetworkSpec
-from restore.api.weights import Manifest, Training
+from restore.api.weights import Manifest, Training, WeightsPath, load_weights
 from restore.app.registry import Registry
 from restore.io.atomic import write_atomically
 from restore.io.images import SUPPORTED_SUFFIXES, read_image
+from restore.lab.adversarial import Adversarial, AdversarialTraining
 from restore.lab.degrade import Degraded, load_recipe
 from restore.lab.export import save_weights
 
@@ -62,9 +63,19 @@ def predict_residual(model: nn.Module, degraded: torch.Tensor) -> torch.Tensor:
     return degraded - model(degraded)
 
 
+def predict_direct(model: nn.Module, degraded: torch.Tensor) -> torch.Tensor:
+    """The network's output is the restoration itself (a super-resolution network)."""
+    return model(degraded)
+
+
 def mse(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Mean squared error."""
     return F.mse_loss(restored, clean)
+
+
+def l1(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error (sharper than MSE's mean of the plausible answers)."""
+    return F.l1_loss(restored, clean)
 
 
 def log_mse(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -145,6 +156,16 @@ class TrainingRecipe:
     gpu_scale: int = 1
     """On CUDA: ``batch * gpu_scale`` patches per step, ``steps / gpu_scale`` steps (the
     same number of patches) and ``lr * sqrt(gpu_scale)``."""
+    start_from: WeightsPath | None = None
+    """Weights of the same architecture and configuration to start from instead of a
+    random initialisation: the fidelity model that a realistic variant fine-tunes."""
+    adversarial: Adversarial | None = None
+    """Add a relativistic adversarial term against a patch critic to ``loss`` (not with
+    ``objective``); the critic trains alongside and is checkpointed, not exported."""
+
+    def __post_init__(self) -> None:
+        if self.adversarial is not None and self.objective is not None:
+            raise ValueError(f"{self.name}: an adversarial term needs `loss`, not `objective`")
 
     @property
     def score_name(self) -> str:
@@ -442,6 +463,16 @@ def train(
     model = recipe.network.build(recipe.config).to(where)
     # Module.to takes memory_format at runtime (in place, as documented); its stubs omit it.
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if recipe.start_from is not None:
+        initial, _ = load_weights(
+            recipe.start_from, expect_architecture=recipe.network.architecture
+        )
+        model.load_state_dict(initial)
+    adversarial = (
+        AdversarialTraining(recipe.adversarial, recipe.channels, where)
+        if recipe.adversarial is not None
+        else None
+    )
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1)))
@@ -463,6 +494,8 @@ def train(
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         start, seconds, best = state["step"], state["seconds"], state.get("best")
+        if adversarial is not None:
+            adversarial.load(state["adversarial"])
 
     every = max(1, steps // evaluations)
     began = time.perf_counter() - seconds
@@ -477,13 +510,19 @@ def train(
             if recipe.objective is not None:
                 loss = recipe.objective(model, x, y)
             else:
-                loss = recipe.loss(recipe.predict(model, x).float(), y)
+                restored = recipe.predict(model, x).float()
+                loss = recipe.loss(restored, y)
+                if adversarial is not None:
+                    loss = loss + adversarial.generator_loss(restored, y)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if recipe.clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
         optimiser.step()
         schedule.step()
+        if adversarial is not None:
+            with torch.autocast(where.type, dtype=torch.bfloat16, enabled=bf16):
+                adversarial.update(restored, y)
         score = None
         if step % every == 0 or step == steps:
             score = validation_score(recipe, model, pairs)
@@ -502,6 +541,7 @@ def train(
                 "seconds": time.perf_counter() - began,
                 "batch": batch,
                 "best": best,
+                "adversarial": adversarial.state() if adversarial is not None else None,
             }
             write_atomically(checkpoint, partial(torch.save, state))
         if report is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from restore.api.blocks import ResidualBlock
+from restore.api.blocks import UnshuffledResNet
 from restore.api.network import NetworkConfig, NetworkSpec
 from torch import nn
 
@@ -33,14 +33,7 @@ class SharpenCNN(nn.Module):
 
     def __init__(self, config: SharpenCNNConfig) -> None:
         super().__init__()
-        folded = SCALE_DOWN**2 * COLOURS
-        self.body = nn.Sequential(
-            nn.PixelUnshuffle(SCALE_DOWN),
-            nn.Conv2d(folded, config.width, 3, padding=1),
-            *(ResidualBlock(config.width) for _ in range(config.blocks)),
-            nn.Conv2d(config.width, folded, 3, padding=1),
-            nn.PixelShuffle(SCALE_DOWN),
-        )
+        self.body = UnshuffledResNet(COLOURS, config.width, config.blocks, SCALE_DOWN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """N x 3 x H x W in [0, 1] -> the N x 3 x H x W correction (detail to add)."""
@@ -53,10 +46,8 @@ def sharpened(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def receptive_radius(config: SharpenCNNConfig) -> int:
-    """2 * blocks + 2 convs of radius 1 at half resolution, plus one pixel of the
-    2 x 2 block a pixel sits in."""
-    convs = 2 * config.blocks + 2
-    return SCALE_DOWN * convs + (SCALE_DOWN - 1)
+    """The reach of ``config.blocks`` residual blocks at half resolution."""
+    return UnshuffledResNet.receptive_radius(config.blocks, SCALE_DOWN)
 
 
 SPEC = NetworkSpec(

@@ -1,4 +1,5 @@
-"""The learned sharpener: honest halo, exact tiles, strength, cost, weights and training."""
+"""The learned sharpener: honest halo, exact tiles, cost, weights and training (strength:
+``tests/api/test_learned_stages.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from restore.api import StageUnavailable
 from restore.app.registry import Registry
 from restore.engine.tiling import TileOptions, run_stage
 from restore.io.images import write_image
@@ -17,7 +17,7 @@ from restore_deblur import unet
 from torch import nn
 
 import restore_sharpen
-from restore_sharpen import cnn, learned, recipes
+from restore_sharpen import cnn, recipes
 from restore_sharpen.learned import LearnedSharpen, LearnedSharpenParams
 
 CPU = torch.device("cpu")
@@ -76,29 +76,6 @@ def test_costs_under_a_fifth_of_the_deblurrer_per_pixel() -> None:
 def test_tiles_are_exact(channels: int, tiling_exactness) -> None:
     image = synthetic_photo(150, 170, seed=channels)[..., :channels]
     tiling_exactness(RandomSharpen, image, tile=64)
-
-
-@pytest.mark.parametrize("channels", [1, 3])
-def test_strength_zero_is_the_input_exactly_and_strength_scales_the_correction(
-    channels: int,
-) -> None:
-    image = torch.from_numpy(synthetic_photo(48, 64, seed=4)[..., :channels]).permute(2, 0, 1)
-    batch = {"image": image[None].contiguous()}
-    stage = RandomSharpen(CPU)
-    out = {s: stage.process(batch, LearnedSharpenParams(strength=s))["image"] for s in (0, 1, 2)}
-    assert torch.equal(out[0], batch["image"])
-    inside = (out[2] > 0) & (out[2] < 1)  # not clipped
-    torch.testing.assert_close((out[2] - out[0])[inside], 2 * (out[1] - out[0])[inside])
-    assert (out[1] - out[0]).abs().max() > 1e-3
-
-
-def test_missing_shipped_weights_make_the_stage_unavailable(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(learned, "WEIGHTS", tmp_path)
-    with pytest.raises(StageUnavailable) as caught:
-        LearnedSharpen(CPU).network(None)
-    assert str(caught.value) == (
-        f"{tmp_path / learned.SHIPPED}.json: cannot read the weights manifest (no such file)"
-    )
 
 
 def test_training_runs_two_steps_and_the_stage_refuses_other_weights(tmp_path: Path) -> None:

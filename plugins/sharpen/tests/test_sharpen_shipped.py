@@ -13,7 +13,7 @@ from restore.lab.degrade import GaussianBlur, Jpeg, Recipe
 from restore.lab.metrics import psnr
 from skimage import data
 
-from restore_sharpen import cnn, learned
+from restore_sharpen import cnn
 from restore_sharpen.learned import LearnedSharpen, LearnedSharpenParams
 
 CPU = torch.device("cpu")
@@ -27,7 +27,7 @@ def photo(kind: str, size: int = 192) -> np.ndarray:
 
 
 def test_shipped_weights_verify_and_match_the_stage() -> None:
-    path = Path(str(learned.WEIGHTS)) / f"{learned.SHIPPED}.safetensors"
+    path = Path(str(LearnedSharpen.weights_folder)) / f"{LearnedSharpen.shipped}.safetensors"
     _, manifest = load_weights(
         path, expect_stage=LearnedSharpen.name, expect_architecture=cnn.ARCHITECTURE
     )
@@ -55,3 +55,10 @@ def test_shipped_sharpener_restores_edges_at_half_and_full_strength(kind: str) -
     np.testing.assert_allclose(
         (outputs[0] - soft)[inside], 0.5 * (outputs[1] - soft)[inside], atol=2e-3
     )
+
+
+def test_strength_zero_is_exactly_the_input() -> None:
+    soft = SOFTNESS.apply(photo("rgb", 64), 0).image
+    params = LearnedSharpenParams(strength=0)
+    out = run_stage(LearnedSharpen(CPU), {"image": soft}, params, TileOptions())["image"]
+    assert np.array_equal(out, soft)
