@@ -92,7 +92,7 @@ def test_check_command(tmp_path: Path) -> None:
     deep.parent.mkdir(parents=True)
     deep.write_text((ROOT / "examples" / "pipelines" / "old-photo.yaml").read_text())
     ok = runner.invoke(app, ["check", str(deep)])
-    assert ok.exit_code == 0 and f"{deep}: ok (denoise -> damage -> inpaint" in ok.output
+    assert ok.exit_code == 0 and f"{deep}: ok (dejpeg -> denoise -> damage -> inpaint" in ok.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "nodes:\n  - id: x\n    uses: denoise.nlmean\n  - id: y\n    uses: "

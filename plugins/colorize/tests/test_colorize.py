@@ -319,7 +319,11 @@ def test_hints_reach_the_stage_from_an_image_sidecar(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """`<stem>.restore.yaml` beside a photo gives that photo (only) its colour hints."""
-    monkeypatch.setattr(ColorizeNet, "chroma", fake_chroma)
+
+    def scene_chroma(self, lightness, hint_ab=None, hint_mask=None, *readout):
+        return fake_chroma(self, lightness, hint_ab, hint_mask)  # colorize.yaml's network
+
+    monkeypatch.setattr(GlobalColorizeNet, "chroma", scene_chroma)
     photos, out = tmp_path / "photos", tmp_path / "out"
     for name in ("hinted", "plain"):
         write_image(photos / f"{name}.png", np.full((128, 192, 1), 0.5, np.float32))
