@@ -1,4 +1,5 @@
-"""What several benchmark scripts share: held-out photos, centre crops, timing, tables.
+"""What several benchmark scripts share: held-out photos, classic test photos, centre
+crops, timing, tables.
 
 The scripts import it as ``common``: ``python benchmarks/X.py`` puts this folder
 first on ``sys.path``.
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+from skimage import data
 
 from restore.io.files import discover
 from restore.lab.training import held_out
@@ -29,6 +31,19 @@ def held_out_files(
         if held_out(file.relative, percent)
     ]
     return found[:limit]
+
+
+CLASSIC = ("astronaut", "camera", "coffee", "chelsea", "rocket")  # bundled with scikit-image
+
+
+def classic_photos() -> dict[str, np.ndarray]:
+    """scikit-image's bundled classic test photos (four colour, the gray camera man),
+    which no training here sees: H x W x C float32 in [0, 1], by name."""
+    photos = {}
+    for name in CLASSIC:
+        pixels = getattr(data, name)()
+        photos[name] = (pixels if pixels.ndim == 3 else pixels[..., None]).astype(np.float32) / 255
+    return photos
 
 
 def centre(image: np.ndarray, size: int) -> np.ndarray:

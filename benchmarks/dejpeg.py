@@ -1,21 +1,24 @@
-"""JPEG artifact removal benchmark: `dejpeg.cnn` against the JPEG input itself.
+"""JPEG artifact removal benchmark: `dejpeg.cnn` and `dejpeg.flexible` against the JPEG
+input itself.
 
 Usage: python benchmarks/dejpeg.py [--data ../shared/data] [--limit N]
-           [--weights W.safetensors] [--sheet sheet.png]
-           [--cards plugins/dejpeg/restore_dejpeg/weights]
+           [--weights W.safetensors] [--flexible-weights F.safetensors]
+           [--sheet sheet.png] [--cards plugins/dejpeg/restore_dejpeg/weights]
 
-Held-out photos: the 5 % of `dejpeg.cnn`'s training folders that training never
-sees (`restore.lab.training.held_out`), centre-cropped to 256 x 256. Gray: the
-gray BSD400 photos and the BT.601 luma of the colour ones, compressed as
-one-channel JPEGs (as LIVE1 gray benchmarks are); RGB: the colour photos,
+Held-out photos: the 5 % of the training folders that training never sees
+(`restore.lab.training.held_out`), centre-cropped to 256 x 256; and
+scikit-image's classic test photos (`common.CLASSIC`, whole), which no training
+saw. Gray: the gray photos and the BT.601 luma of the colour ones, compressed
+as one-channel JPEGs (as LIVE1 gray benchmarks are); RGB: the colour photos,
 compressed with 4:2:0 chroma. Each at qualities 10, 20, 30, 40, 60 and 80
-(OpenCV's libjpeg, the standard IJG tables). For each: the PSNR of the JPEG
-itself and of `dejpeg.cnn` (strength 1, and 0.5), on 8-bit values, border 0,
-and the network's megapixels per second. `--sheet` writes, for 4 photos at
-quality 10 and 30, the JPEG, `dejpeg.cnn` and the original, then real JPEGs
-from the colour photo collections (no original: JPEG, then `dejpeg.cnn`).
-`--cards` writes the table into a model card beside each weights manifest in
-that folder.
+(OpenCV's libjpeg, the standard IJG tables). For each: the PSNR (8-bit values,
+border 0) of the JPEG itself, of `dejpeg.cnn` (strength 1, and 0.5) and of
+`dejpeg.flexible` (blind, and given the true quality), each network left out,
+with the reason printed, without its weights; and their megapixels per second.
+`--sheet` writes, for 4 photos at quality 10 and 30, the JPEG, `dejpeg.cnn` and
+the original, then real JPEGs from the colour photo collections (no original:
+JPEG, then `dejpeg.cnn`). `--cards` writes the tables into a model card beside
+each weights manifest in that folder.
 """
 
 from __future__ import annotations
@@ -24,14 +27,21 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from restore_dejpeg.learned import LearnedDejpeg, LearnedDejpegParams
+from restore_dejpeg.learned import (
+    FlexibleDejpeg,
+    FlexibleDejpegParams,
+    LearnedDejpeg,
+    LearnedDejpegParams,
+)
 from restore_dejpeg.recipes import RECIPES
 
 from restore.api.color import luma
 from restore.api.errors import RestoreError
+from restore.api.stage import Stage, StageParams
 from restore.engine.tiling import TileOptions, run_stage
 from restore.io.files import discover
 from restore.io.images import read_image, write_image
@@ -40,7 +50,7 @@ from restore.lab.degrade import Jpeg
 from restore.lab.export import write_model_cards
 from restore.lab.metrics import psnr
 
-from common import Timed, centre, held_out_files, table
+from common import Timed, centre, classic_photos, held_out_files, table
 
 HOLDOUT = 5  # percent, as in the training recipe
 CROP = 256
@@ -48,18 +58,24 @@ QUALITIES = (10, 20, 30, 40, 60, 80)
 STRENGTHS = (1.0, 0.5)
 REAL_JPEGS = "color_photos"  # real compressed photos, looked at only
 Method = Callable[[np.ndarray], np.ndarray]
+Steered = Callable[[int], Method]  # the JPEG's quality -> the method for it
 
 
-def held_out_sets(root: Path, limit: int) -> dict[str, list[np.ndarray]]:
-    """Gray (1-channel) and RGB centre crops of the held-out photos."""
+def gray_and_rgb(photos: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """Each photo as gray (1-channel: its luma) and, when it has colour, as RGB."""
     sets: dict[str, list[np.ndarray]] = {"gray": [], "RGB": []}
-    for _, path in held_out_files(root, RECIPES[0].data, HOLDOUT, limit):
-        pixels = centre(read_image(path).pixels, CROP)
+    for pixels in photos:
         colour = pixels.shape[2] == 3 and np.ptp(pixels, axis=2).max() > 1 / 255
         sets["gray"].append(luma(pixels) if pixels.shape[2] == 3 else pixels)
         if colour:
             sets["RGB"].append(pixels)
     return sets
+
+
+def held_out_sets(root: Path, limit: int) -> dict[str, list[np.ndarray]]:
+    """Gray (1-channel) and RGB centre crops of the held-out photos."""
+    files = held_out_files(root, RECIPES[0].data, HOLDOUT, limit)
+    return gray_and_rgb([centre(read_image(path).pixels, CROP) for _, path in files])
 
 
 def compressed(image: np.ndarray, quality: int) -> np.ndarray:
@@ -75,11 +91,68 @@ def mean_psnr(results: list[np.ndarray], photos: list[np.ndarray]) -> float:
     return float(np.mean([psnr(r, p) for r, p in zip(results, photos, strict=True)]))
 
 
+def quality_rows(
+    photos: list[np.ndarray], methods: dict[str, Steered], timers: dict[str, Timed]
+) -> dict[str, dict[str, float]]:
+    """Per quality: the JPEG's PSNR and each method's (those in ``timers`` timed)."""
+    rows: dict[str, dict[str, float]] = {}
+    for quality in QUALITIES:
+        inputs = [compressed(photo, quality) for photo in photos]
+        row = {"JPEG": mean_psnr(inputs, photos)}
+        for label, steered in methods.items():
+            run = steered(quality)
+            timer = timers.get(label)
+            outputs = [timer(run, j) if timer else run(j) for j in inputs]
+            row[label] = mean_psnr(outputs, photos)
+        rows[f"q{quality}"] = row
+    return rows
+
+
+def stage_runner(stage: Stage[Any], params: StageParams) -> Method:
+    """``stage`` with ``params`` through the tiler with its default tile size."""
+    return lambda image: run_stage(stage, {"image": image}, params, TileOptions())["image"]
+
+
+def available_methods(
+    weights: Path | None, flexible_weights: Path | None, probe: np.ndarray
+) -> dict[str, Steered]:
+    """By label: quality -> run, for each network that loads (the others left out, with
+    the reason printed). ``dejpeg.cnn`` at each strength; ``dejpeg.flexible`` blind (its
+    own estimate) and given the true quality."""
+    cpu = torch.device("cpu")
+    cnn, steered = LearnedDejpeg(cpu), FlexibleDejpeg(cpu)
+    candidates: dict[str, dict[str, Steered]] = {
+        "dejpeg.cnn": {
+            f"dejpeg.cnn {strength:g}": lambda _, s=strength: stage_runner(
+                cnn, LearnedDejpegParams(strength=s, weights=weights)
+            )
+            for strength in STRENGTHS
+        },
+        "dejpeg.flexible": {
+            "dejpeg.flexible": lambda _: stage_runner(
+                steered, FlexibleDejpegParams(weights=flexible_weights)
+            ),
+            "dejpeg.flexible, true quality": lambda quality: stage_runner(
+                steered, FlexibleDejpegParams(quality=quality, weights=flexible_weights)
+            ),
+        },
+    }
+    methods: dict[str, Steered] = {}
+    for name, labelled in candidates.items():
+        try:
+            next(iter(labelled.values()))(50)(probe[:16, :16])
+            methods.update(labelled)
+        except RestoreError as error:
+            print(f"left out {name}: {error}")
+    return methods
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=default_data_root())
     parser.add_argument("--limit", type=int, default=60, help="held-out photos")
-    parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--weights", type=Path, default=None, help="dejpeg.cnn's")
+    parser.add_argument("--flexible-weights", type=Path, default=None, help="dejpeg.flexible's")
     parser.add_argument("--sheet", type=Path, default=None, help="contact sheet PNG")
     parser.add_argument(
         "--cards", type=Path, help="write a model card beside each manifest in this folder"
@@ -90,40 +163,26 @@ def main() -> None:
     if not sets["gray"]:
         raise SystemExit(f"no held-out photos under {args.data}")
     print(f"{len(sets['gray'])} gray and {len(sets['RGB'])} RGB held-out photos, {CROP} px")
-
-    stage = LearnedDejpeg(torch.device("cpu"))
-
-    def method(strength: float) -> Method:
-        params = LearnedDejpegParams(strength=strength, weights=args.weights)
-        return lambda image: run_stage(stage, {"image": image}, params, TileOptions())["image"]
-
-    try:
-        method(1.0)(sets["gray"][0][:16, :16])
-        available = True
-    except RestoreError as error:
-        print(f"left out dejpeg.cnn: {error}")
-        available = False
-    timed = Timed()
+    methods = available_methods(args.weights, args.flexible_weights, sets["gray"][0])
+    timers = {label: Timed() for label in ("dejpeg.cnn 1", "dejpeg.flexible") if label in methods}
     texts = []
-    for kind, photos in sets.items():
-        if not photos:
-            continue
-        rows: dict[str, dict[str, float]] = {}
-        for quality in QUALITIES:
-            inputs = [compressed(photo, quality) for photo in photos]
-            row = {"JPEG": mean_psnr(inputs, photos)}
-            if available:
-                for strength in STRENGTHS:
-                    run = method(strength)
-                    outputs = [timed(run, j) if strength == 1 else run(j) for j in inputs]
-                    row[f"dejpeg.cnn {strength:g}"] = mean_psnr(outputs, photos)
-            rows[f"q{quality}"] = row
-        texts.append(table(f"{kind} PSNR (dB, 8-bit, border 0)", rows, corner="quality"))
-    speed = f"dejpeg.cnn: {timed.speed:.3f} MP/s" if available else "dejpeg.cnn: not run"
+    collections = (("held-out", sets), ("classic", gray_and_rgb(list(classic_photos().values()))))
+    for title, collection in collections:
+        for kind, photos in collection.items():
+            if not photos:
+                continue
+            texts.append(
+                table(
+                    f"{kind} PSNR, {title} photos (dB, 8-bit, border 0)",
+                    quality_rows(photos, methods, timers),
+                    corner="quality",
+                )
+            )
+    speed = "; ".join(f"{label}: {timer.speed:.3f} MP/s" for label, timer in timers.items())
     print(f"\n{speed}")
     text = "\n\n".join(texts) + f"\n\n{speed}"
-    if args.sheet is not None and available:
-        write_sheet(args.sheet, sets, method(1.0), args.data)
+    if args.sheet is not None and "dejpeg.cnn 1" in methods:
+        write_sheet(args.sheet, sets, methods["dejpeg.cnn 1"](50), args.data)
         text += f"\n\nContact sheet: `{args.sheet}`"
     if args.cards is not None:
         write_cards(args.cards, text, sets)
@@ -168,6 +227,10 @@ def write_cards(folder: Path, text: str, sets: dict[str, list[np.ndarray]]) -> N
         lambda manifest: (
             "Blind JPEG artifact remover for `dejpeg.cnn`: a residual CNN at half resolution "
             "for quality 10-90, gray and colour, scaled by the stage's strength."
+            if manifest.stage == LearnedDejpeg.name
+            else "Quality-steered JPEG artifact remover for `dejpeg.flexible`: a residual CNN "
+            "at half resolution working at the quality its estimator finds at each place "
+            "(or the user's `quality`), for quality 10-90, gray and colour."
         ),
         {"Benchmark": benchmark, "Limitations": LIMITATIONS},
     )

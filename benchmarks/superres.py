@@ -8,12 +8,14 @@ training never sees (`restore.lab.training.held_out`), centre-cropped to
 at most 256 x 256, sides a multiple of 4. The field's conventions: the low-resolution
 input is the antialiased bicubic downscale (Pillow's, as MATLAB's `imresize`);
 PSNR and SSIM on Y of YCbCr (BT.601, 16-235), `scale` pixels cropped from each
-border. For each scale: bicubic upscaling (Pillow) and the network (its shipped
-weights; left out, with the reason printed, without them), with megapixels of
-output per second. `--sheet` writes, at x4, for 3 photos: the input (nearest
-upscale), bicubic, the network and the original; then real small photos (LFW
-faces, 250 px JPEGs, no original): bicubic, then the network. `--cards` writes
-the table into a model card beside each weights manifest in that folder.
+border. The same on scikit-image's classic test photos (`common.CLASSIC`, whole,
+cropped to a multiple of 4), which no training saw. For each scale: bicubic
+upscaling (Pillow) and the network (its shipped weights; left out, with the
+reason printed, without them), with megapixels of output per second. `--sheet`
+writes, at x4, for 3 photos: the input (nearest upscale), bicubic, the network
+and the original; then real small photos (LFW faces, 250 px JPEGs, no original):
+bicubic, then the network. `--cards` writes the tables into a model card beside
+each weights manifest in that folder.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from restore.lab.degrade import antialiased_resize
 from restore.lab.export import write_model_cards
 from restore.lab.metrics import describe_convention, psnr, ssim
 
-from common import Timed, centre, held_out_files, table
+from common import Timed, centre, classic_photos, held_out_files, table
 
 HOLDOUT = 5  # percent, as in the training recipes
 CROP = 256
@@ -46,13 +48,17 @@ REAL_SMALL = "color_photos/lfw_faces"  # real small JPEGs, looked at only
 Method = Callable[[np.ndarray], np.ndarray]
 
 
+def multiple_of_4(image: np.ndarray) -> np.ndarray:
+    """``image`` cropped to sides a multiple of 4 (the field's HR crop, for both scales)."""
+    return image[: image.shape[0] // 4 * 4, : image.shape[1] // 4 * 4]
+
+
 def held_out_photos(root: Path, limit: int) -> list[np.ndarray]:
     """Centre crops (at most CROP px, sides a multiple of 4) of the held-out photos."""
-    crops = []
-    for _, path in held_out_files(root, RECIPES[0].data, HOLDOUT, limit):
-        crop = centre(read_image(path).pixels, CROP)
-        crops.append(crop[: crop.shape[0] // 4 * 4, : crop.shape[1] // 4 * 4])
-    return crops
+    return [
+        multiple_of_4(centre(read_image(path).pixels, CROP))
+        for _, path in held_out_files(root, RECIPES[0].data, HOLDOUT, limit)
+    ]
 
 
 def shrink(image: np.ndarray, scale: int) -> np.ndarray:
@@ -86,6 +92,18 @@ def scores(method: Method, photos: list[np.ndarray], scale: int) -> dict[str, fl
     }
 
 
+def score_rows(
+    available: dict[int, Method], photos: list[np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Bicubic and each available network, at each scale, on ``photos``."""
+    found: dict[str, dict[str, float]] = {}
+    for scale, stage in STAGES.items():
+        found[f"x{scale} bicubic"] = scores(bicubic(scale), photos, scale)
+        if scale in available:
+            found[f"x{scale} {stage.name}"] = scores(available[scale], photos, scale)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=default_data_root())
@@ -100,19 +118,24 @@ def main() -> None:
     if not photos:
         raise SystemExit(f"no held-out photos under {args.data}")
     print(f"{len(photos)} held-out photos, at most {CROP} x {CROP}")
-    rows: dict[str, dict[str, float]] = {}
     available: dict[int, Method] = {}
     for scale, stage in STAGES.items():
-        rows[f"x{scale} bicubic"] = scores(bicubic(scale), photos, scale)
         try:
             method = network(scale)
             method(photos[0][:16, :16])
+            available[scale] = method
         except RestoreError as error:
             print(f"left out {stage.name}: {error}")
-            continue
-        available[scale] = method
-        rows[f"x{scale} {stage.name}"] = scores(method, photos, scale)
-    text = table(f"Super-resolution ({describe_convention('y', 4)}; x2: border 2)", rows)
+    convention = f"{describe_convention('y', 4)}; x2: border 2"
+    classics = classic_photos()
+    classic = [multiple_of_4(photo) for photo in classics.values()]
+    text = "\n\n".join(
+        table(f"Super-resolution, {title} ({convention})", score_rows(available, chosen))
+        for title, chosen in (
+            (f"{len(photos)} held-out photos", photos),
+            (f"scikit-image's classic photos ({', '.join(classics)})", classic),
+        )
+    )
     if args.sheet is not None and 4 in available:
         write_sheet(args.sheet, photos, available[4], args.data)
         text += f"\n\nContact sheet: `{args.sheet}`"

@@ -265,6 +265,22 @@ def test_scale_and_lowres_stages(registry: Registry) -> None:
     assert p.run(np.zeros((100, 50, 1), np.float32)).image.shape == (100, 50, 3)
 
 
+def test_a_scaling_node_over_the_pixel_limit_is_refused_before_it_runs(
+    registry: Registry,
+) -> None:
+    p = pipeline(registry, [{"id": "a", "uses": "toy.add"}, {"id": "up", "uses": "toy.double"}])
+    image = np.zeros((10, 7, 3), np.float32)
+    assert p.run(image, max_pixels=280).image.shape == (20, 14, 3)  # exactly at the limit
+    with pytest.raises(RestoreError) as caught:
+        p.run(image, max_pixels=279)
+    assert str(caught.value) == (
+        "node 'up' (toy.double) would make a 14 x 20 image (0 MP), over the 0.000279 MP "
+        "limit: enlarge a smaller image or raise the limit"
+    )
+    disabled = pipeline(registry, [{"id": "up", "uses": "toy.double", "enabled": False}])
+    assert disabled.run(image, max_pixels=70).image.shape == image.shape
+
+
 def test_timings_reported_and_array_types(registry: Registry) -> None:
     p = pipeline(registry, [{"id": "a", "uses": "toy.add", "params": {"amount": 0.0}}])
     result = p.run(np.full((4, 4), 255, np.uint8))

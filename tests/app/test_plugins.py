@@ -24,7 +24,7 @@ BUILT_IN = {
     "sharpen": {"sharpen.unsharp", "sharpen.cnn"},
     "inpaint": {"inpaint.damage_mask", "inpaint.unet_mask", "inpaint.opencv", "inpaint.gated"},
     "colorize": {"colorize.global", "colorize.unet", "colorize.regression"},
-    "dejpeg": {"dejpeg.cnn"},
+    "dejpeg": {"dejpeg.cnn", "dejpeg.flexible"},
     "superres": {"superres.rrdb_x2", "superres.rrdb_x4", "superres.real_x4"},
 }
 

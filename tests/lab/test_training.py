@@ -233,6 +233,10 @@ def test_pairs_give_the_damage_mask_as_target_or_as_input(data_root: Path) -> No
     np.testing.assert_array_equal(inputs[..., :3], expected.image)
     np.testing.assert_array_equal(inputs[..., 3], expected.mask)
     np.testing.assert_array_equal(target, clean)
+    steered = replace(RECIPE, channels=3, condition=lambda degraded: len(degraded.steps) / 4)
+    inputs, target = training_pair(steered, cracks, clean, np.random.default_rng(7))
+    np.testing.assert_array_equal(inputs[..., :3], expected.image)
+    assert inputs.shape[2] == 4 and np.all(inputs[..., 3] == 0.25)  # one step sampled
 
 
 def test_a_detector_is_validated_by_f1(data_root: Path) -> None:

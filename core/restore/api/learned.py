@@ -73,7 +73,11 @@ class RGBCorrection(LearnedStage[C]):
         """Each image of the batch corrected; strength 0 is the input exactly."""
         image = inputs["image"]
         rgb = image.expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
-        correction = self.network(params.weights)(rgb).float()
+        correction = self.correction(rgb, params).float()
         if image.shape[1] == 1:
             correction = correction.mean(dim=1, keepdim=True)
         return {"image": (image + params.strength * correction).clamp(0, 1)}
+
+    def correction(self, rgb: torch.Tensor, params: C) -> torch.Tensor:
+        """The network's correction of an N x 3 x H x W batch (a subclass may steer it)."""
+        return self.network(params.weights)(rgb)

@@ -13,7 +13,13 @@ from restore.api.errors import PipelineError
 from restore.app.pool import InstancePool
 from restore.app.registry import Registry
 from restore.app.runner import RunResult, restore_image
-from restore.engine.config import apply_overrides, load_yaml, parse_config
+from restore.engine.config import (
+    anchored,
+    anchored_pipeline,
+    apply_overrides,
+    load_yaml,
+    parse_config,
+)
 from restore.engine.context import (
     CancelToken,
     RunContext,
@@ -41,8 +47,11 @@ class Pipeline:
         self.source = source
         self.registry = registry if registry is not None else Registry.from_entry_points()
         self.pool = InstancePool()
+        data = dict(config)
+        if source is not None:
+            data = anchored_pipeline(data, self.registry.stages, Path(source).parent)
         try:
-            self.config = parse_config(apply_overrides(dict(config), overrides), source)
+            self.config = parse_config(apply_overrides(data, overrides), source)
             self.plan: Plan = bind(self.config, self.registry.stages)
         except PipelineError as error:
             raise PipelineError(error.problems, source) from None
@@ -56,9 +65,13 @@ class Pipeline:
         self, overrides: Mapping[str, Mapping[str, Any]], source: str | Path | None = None
     ) -> Plan:
         """The plan with ``{node: {param: value}}`` overrides (one image's sidecar file),
-        validated like the pipeline itself; errors name ``source``."""
+        validated like the pipeline itself; errors name ``source``, and its relative
+        file parameters are relative to ``source``'s folder."""
         if not overrides:
             return self.plan
+        if source is not None:
+            uses = {node.id: node.uses for node in self.config.nodes}
+            overrides = anchored(overrides, uses, self.registry.stages, Path(source).parent)
         try:
             data = apply_overrides(self.config.model_dump(), overrides)
             return bind(parse_config(data), self.registry.stages)
@@ -88,7 +101,8 @@ class Pipeline:
         as the CLI.
 
         ``overrides`` (``{node: {param: value}}``) apply to this image only; a file
-        over ``max_pixels`` (None: no limit) is refused from its header. The result
+        over ``max_pixels`` (None: no limit) is refused from its header, and so is a
+        super-resolution node that would make a larger image, before it runs. The result
         keeps the source's alpha, bit depth, ICC profile, EXIF and resolution:
         ``result.save("out.png")`` writes it with nothing lost.
         """
@@ -98,5 +112,5 @@ class Pipeline:
             source = image_from_array(image.detach().to("cpu", torch.float32).numpy())
         else:
             source = image_from_array(image)
-        context = RunContext(options or self.tile_options(), progress, cancel)
+        context = RunContext(options or self.tile_options(), progress, cancel, max_pixels)
         return restore_image(self, source, context, overrides)

@@ -321,7 +321,7 @@ class BatchRunner:
         self, job: Job, loaded: Loaded, staging: Staging, protect: set[Path], started: float
     ) -> FileOutcome:
         """Run the pipeline on a decoded job and commit its outputs."""
-        context = RunContext(self.options, self.observer.tiles, self.cancel)
+        context = RunContext(self.options, self.observer.tiles, self.cancel, self.max_pixels)
         result = restore_image(
             self.pipeline, loaded.source, context, loaded.overrides, loaded.sidecar
         )

@@ -1,4 +1,5 @@
-"""The ``pipeline.yaml`` schema (pydantic), loading and ``--set`` overrides."""
+"""The ``pipeline.yaml`` schema (pydantic), loading, ``--set`` overrides, and file
+parameters anchored to the file that names them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import copy
 import datetime
 import enum
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -20,6 +21,9 @@ from pydantic import (
 )
 
 from restore.api.errors import PipelineError
+
+if TYPE_CHECKING:
+    from restore.api.stage import Stage
 
 INPUT_NODE = "input"
 NODE_ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -260,4 +264,63 @@ def apply_overrides(
             if not isinstance(params, Mapping):
                 raise PipelineError([f"node {node_id!r}: params must be a mapping"])
             node["params"] = {**params, key: value}
+    return result
+
+
+def path_fields(stage: type[Stage]) -> set[str]:
+    """Parameters of ``stage`` that name files (``weights``, ``kernel_file`` ...)."""
+    return {
+        name
+        for name, info in stage.Params.model_fields.items()
+        if name == "weights" or _mentions_path(info.annotation)
+    }
+
+
+def _mentions_path(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, PurePath):
+        return True
+    return any(_mentions_path(argument) for argument in get_args(annotation))
+
+
+def anchored(
+    overrides: Mapping[str, Any],
+    uses: Mapping[str, str],
+    stages_by_name: Mapping[str, type[Stage]],
+    folder: Path,
+) -> dict[str, Any]:
+    """``{node: {param: value}}`` with each relative file parameter made relative to
+    ``folder`` (that of the pipeline or sidecar file naming it), as a YAML user expects
+    of a path in a file. ``uses``: each node's stage name (an override's ``uses`` wins);
+    anything malformed is left for validation to report."""
+    result: dict[str, Any] = {}
+    for node_id, values in overrides.items():
+        stage = stages_by_name.get(str(uses.get(node_id)))
+        if isinstance(values, Mapping):
+            stage = stages_by_name.get(str(values.get("uses", uses.get(node_id)))) or stage
+        if stage is None or not isinstance(values, Mapping):
+            result[node_id] = values
+            continue
+        files = path_fields(stage)
+        result[node_id] = {
+            key: str(folder.absolute() / value)
+            if key in files and isinstance(value, str | PurePath) and not Path(value).is_absolute()
+            else value
+            for key, value in values.items()
+        }
+    return result
+
+
+def anchored_pipeline(
+    data: Mapping[str, Any], stages_by_name: Mapping[str, type[Stage]], folder: Path
+) -> dict[str, Any]:
+    """Raw pipeline data with its nodes' relative file parameters made relative to
+    ``folder`` (the pipeline file's): see ``anchored``."""
+    result: dict[str, Any] = copy.deepcopy(dict(data))
+    nodes = [n for n in result.get("nodes") or [] if isinstance(n, dict)]
+    params = {str(n.get("id")): n["params"] for n in nodes if isinstance(n.get("params"), Mapping)}
+    uses = {str(n.get("id")): str(n.get("uses")) for n in nodes}
+    fixed = anchored(params, uses, stages_by_name, folder)
+    for node in nodes:
+        if str(node.get("id")) in fixed:
+            node["params"] = fixed[str(node.get("id"))]
     return result

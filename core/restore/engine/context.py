@@ -74,6 +74,9 @@ class RunContext:
     options: TileOptions = field(default_factory=TileOptions)
     progress: TileProgress | None = None
     cancel: CancelToken | None = None
+    max_pixels: int | None = None
+    """No node may make an image with more pixels (an x4 stage makes 16 times its
+    input's): it is refused before it runs. None: no limit."""
 
 
 def resolve_device(name: str) -> torch.device:

@@ -65,6 +65,18 @@ def _check_finite(node: BoundNode, port: str, array: np.ndarray) -> None:
             )
 
 
+def _check_output_size(node: BoundNode, image: np.ndarray, max_pixels: int | None) -> None:
+    """Refuse, before it runs, a scaling node whose output would exceed ``max_pixels``."""
+    scale = node.stage.tiling.scale
+    height, width = image.shape[0] * scale, image.shape[1] * scale
+    if scale > 1 and max_pixels is not None and height * width > max_pixels:
+        raise RestoreError(
+            f"node {node.id!r} ({node.stage.name}) would make a {width} x {height} image "
+            f"({height * width / 1e6:.0f} MP), over the {max_pixels / 1e6:g} MP limit: "
+            "enlarge a smaller image or raise the limit"
+        )
+
+
 def execute(
     plan: Plan, image: np.ndarray, instances: StageInstances, context: RunContext
 ) -> Execution:
@@ -93,6 +105,8 @@ def execute(
         missing = [ref for ref in node.inputs.values() if ref not in values]
         reason = _bypass_reason(node, grayscale, missing)
         if reason is None:
+            if "image" in available:
+                _check_output_size(node, available["image"], context.max_pixels)
             stage = instances(node.stage, options.device)
             inputs = {
                 port: _adapt(array, stage.inputs[port].kind, stage.inputs[port].channels)

@@ -37,6 +37,7 @@ from restore.lab.export import save_weights
 Predict = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+Condition = Callable[[Degraded], float]
 
 
 class Degrades(Protocol):
@@ -134,6 +135,10 @@ class TrainingRecipe:
     mask_input: bool = False
     """Give the network the degradation's damage mask as an extra last input channel
     (an inpainter: it learns to fill what the mask marks)."""
+    condition: Condition | None = None
+    """Give the network ``condition(degraded)`` (what the degradation sampled, e.g. the
+    JPEG quality / 100) as an extra last input channel, constant over the patch: a
+    network that a user's setting steers, which it learns to estimate too."""
     negatives: str | None = None
     """A degradation for hard-negative samples, used instead of ``degradation`` for
     ``negative_fraction`` of them: e.g. ``print-like``, an old print's look with no
@@ -356,7 +361,8 @@ def training_pair(
     negatives: Degrades | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One clean H x W x C image degraded into the network's input and target: the
-    degraded image (with the damage mask as a last channel if ``mask_input``), and the
+    degraded image (with the damage mask as a next channel if ``mask_input``, then the
+    ``condition`` channel if set), and the
     clean image or, for a detector, the damage mask (H x W x 1). With ``negatives``,
     ``recipe.negative_fraction`` of the images are degraded by it instead."""
     if negatives is not None and rng.random() < recipe.negative_fraction:
@@ -364,6 +370,9 @@ def training_pair(
     degraded = degradation.apply(clean, rng)
     mask = degraded.mask[..., None]
     inputs = np.concatenate([degraded.image, mask], axis=2) if recipe.mask_input else degraded.image
+    if recipe.condition is not None:
+        value = np.full_like(mask, recipe.condition(degraded))
+        inputs = np.concatenate([inputs, value], axis=2)
     return inputs, mask if recipe.target == "mask" else clean
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from restore.api import hookimpl
 from restore.api.hookspecs import RegisterStage, RegisterTraining
 
-from restore_dejpeg.learned import LearnedDejpeg
+from restore_dejpeg.learned import FlexibleDejpeg, LearnedDejpeg
 
 
 @hookimpl
 def register_stages(register: RegisterStage) -> None:
-    """Register the JPEG artifact remover."""
+    """Register the JPEG artifact removers."""
     register(LearnedDejpeg)
+    register(FlexibleDejpeg)
 
 
 @hookimpl

@@ -8,15 +8,15 @@ import logging
 import math
 from collections.abc import Mapping
 from importlib import resources
-from pathlib import Path, PurePath
-from typing import Any, get_args
+from pathlib import Path
+from typing import Any
 
 from restore.api.errors import PipelineError
 from restore.api.stage import Stage
 from restore.api.weights import Manifest
 from restore.app.pipeline import Pipeline
 from restore.app.registry import Registry
-from restore.engine.config import NODE_FIELDS, plain_data
+from restore.engine.config import NODE_FIELDS, path_fields, plain_data
 from restore.engine.graph import Plan
 
 logger = logging.getLogger(__name__)
@@ -26,21 +26,6 @@ MAX_PARAMS_BYTES = 64 << 10
 
 class BadRequest(ValueError):
     """A request a user can fix: an unknown pipeline, bad parameters (HTTP 422)."""
-
-
-def path_fields(stage: type[Stage]) -> set[str]:
-    """Parameters of ``stage`` that name files (``weights`` ...): never set from the web."""
-    return {
-        name
-        for name, info in stage.Params.model_fields.items()
-        if name == "weights" or _mentions_path(info.annotation)
-    }
-
-
-def _mentions_path(annotation: Any) -> bool:
-    if isinstance(annotation, type) and issubclass(annotation, PurePath):
-        return True
-    return any(_mentions_path(argument) for argument in get_args(annotation))
 
 
 def optional_nodes(plan: Plan) -> set[str]:

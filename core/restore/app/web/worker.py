@@ -87,7 +87,7 @@ class Worker:
             source = fit(loaded, job["max_megapixels"])
             size = (source.pixels.shape[1], source.pixels.shape[0])
             progress = Progress(self.store, job["id"], [node.id for node in plan.nodes], token)
-            context = RunContext(self.options, progress, token)
+            context = RunContext(self.options, progress, token, self.settings.max_pixels)
             result = restore_image(pipeline, source, context, overrides)
             stage_seconds = result.seconds
             outputs = save_outputs(result, plan, folder, source_path.suffix)
