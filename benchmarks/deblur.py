@@ -242,10 +242,10 @@ def measure(methods: dict[str, Method], all_cases: list[Case]) -> tuple[dict[str
             row = np.concatenate([*results, sharp], axis=1)
             rows.append(np.repeat(row, 3, axis=2) if row.shape[2] == 1 else row)
     tables = {}
-    for metric, per_family in scores.items():
+    for metric, families in scores.items():
         table_rows = {
             family: {label: float(np.mean(values)) for label, values in per_method.items()}
-            for family, per_method in per_family.items()
+            for family, per_method in families.items()
         }
         table_rows["mean"] = {
             label: float(np.mean([row[label] for row in table_rows.values()])) for label in methods

@@ -15,10 +15,10 @@ compressed with 4:2:0 chroma. Each at qualities 10, 20, 30, 40, 60 and 80
 border 0) of the JPEG itself, of `dejpeg.cnn` (strength 1, and 0.5) and of
 `dejpeg.flexible` (blind, and given the true quality), each network left out,
 with the reason printed, without its weights; and their megapixels per second.
-`--sheet` writes, for 4 photos at quality 10 and 30, the JPEG, `dejpeg.cnn` and
-the original, then real JPEGs from the colour photo collections (no original:
-JPEG, then `dejpeg.cnn`). `--cards` writes the tables into a model card beside
-each weights manifest in that folder.
+`--sheet` writes, for 4 photos at quality 10 and 30, the JPEG, `dejpeg.cnn`,
+`dejpeg.flexible` (blind) and the original, then real JPEGs from the colour photo
+collections (no original: JPEG, then the networks). `--cards` writes the tables
+into a model card beside each weights manifest in that folder.
 """
 
 from __future__ import annotations
@@ -121,13 +121,12 @@ def available_methods(
     own estimate) and given the true quality."""
     cpu = torch.device("cpu")
     cnn, steered = LearnedDejpeg(cpu), FlexibleDejpeg(cpu)
+
+    def at_strength(strength: float) -> Steered:
+        return lambda _: stage_runner(cnn, LearnedDejpegParams(strength=strength, weights=weights))
+
     candidates: dict[str, dict[str, Steered]] = {
-        "dejpeg.cnn": {
-            f"dejpeg.cnn {strength:g}": lambda _, s=strength: stage_runner(
-                cnn, LearnedDejpegParams(strength=s, weights=weights)
-            )
-            for strength in STRENGTHS
-        },
+        "dejpeg.cnn": {f"dejpeg.cnn {strength:g}": at_strength(strength) for strength in STRENGTHS},
         "dejpeg.flexible": {
             "dejpeg.flexible": lambda _: stage_runner(
                 steered, FlexibleDejpegParams(weights=flexible_weights)
@@ -164,7 +163,8 @@ def main() -> None:
         raise SystemExit(f"no held-out photos under {args.data}")
     print(f"{len(sets['gray'])} gray and {len(sets['RGB'])} RGB held-out photos, {CROP} px")
     methods = available_methods(args.weights, args.flexible_weights, sets["gray"][0])
-    timers = {label: Timed() for label in ("dejpeg.cnn 1", "dejpeg.flexible") if label in methods}
+    timed: tuple[str, ...] = ("dejpeg.cnn 1", "dejpeg.flexible")
+    timers = {label: Timed() for label in timed if label in methods}
     texts = []
     collections = (("held-out", sets), ("classic", gray_and_rgb(list(classic_photos().values()))))
     for title, collection in collections:
@@ -181,36 +181,42 @@ def main() -> None:
     speed = "; ".join(f"{label}: {timer.speed:.3f} MP/s" for label, timer in timers.items())
     print(f"\n{speed}")
     text = "\n\n".join(texts) + f"\n\n{speed}"
-    if args.sheet is not None and "dejpeg.cnn 1" in methods:
-        write_sheet(args.sheet, sets, methods["dejpeg.cnn 1"](50), args.data)
+    shown = {label: methods[label](50) for label in timed if label in methods}
+    if args.sheet is not None and shown:
+        write_sheet(args.sheet, sets, shown, args.data)
         text += f"\n\nContact sheet: `{args.sheet}`"
     if args.cards is not None:
         write_cards(args.cards, text, sets)
 
 
-def write_sheet(path: Path, sets: dict[str, list[np.ndarray]], run: Method, root: Path) -> None:
-    """Rows of JPEG | dejpeg.cnn | original at q10 and q30, then real JPEGs | dejpeg.cnn."""
+def write_sheet(
+    path: Path, sets: dict[str, list[np.ndarray]], runs: dict[str, Method], root: Path
+) -> None:
+    """Rows of JPEG | each network | original at q10 and q30, then real JPEGs | each
+    network (blank where the original would be)."""
     rows = []
     for quality in (10, 30):
         for photo in sets["RGB"][:2] + [np.repeat(g, 3, 2) for g in sets["gray"][-2:]]:
             jpeg = compressed(photo, quality)
-            rows.append(np.hstack([jpeg, run(jpeg), photo]))
+            rows.append(np.hstack([jpeg, *(run(jpeg) for run in runs.values()), photo]))
     real = [f.path for f in discover(root / REAL_JPEGS)][::997][:4]
     for file in real:
         photo = centre(read_image(file).pixels, CROP)
         photo = np.repeat(photo, 3, 2) if photo.shape[2] == 1 else photo
         if photo.shape[:2] == (CROP, CROP):
-            rows.append(np.hstack([photo, run(photo), np.ones_like(photo)]))
+            outputs = [run(photo) for run in runs.values()]
+            rows.append(np.hstack([photo, *outputs, np.ones_like(photo)]))
     write_image(path, np.clip(np.vstack(rows), 0, 1))
-    print(f"contact sheet -> {path}")
+    print(f"contact sheet -> {path}, columns: JPEG, {', '.join(runs)}, original")
 
 
 LIMITATIONS = """Trained on CPU (see Training for the time) on BSD400,
 BSDS and Sun-Hays photos compressed by OpenCV's libjpeg at quality 10-90 (a
-quarter twice, on moved grids). Blind to the quality: on a high-quality JPEG it
-changes little, by design. The held-out photos come from the same collections;
-photos compressed by encoders with other quantisation tables (some phones,
-social sites) differ."""
+quarter twice, on moved grids). `dejpeg.cnn` is blind to the quality and removes a
+little too much from good JPEGs (quality 80 and up); `dejpeg.flexible` estimates the
+quality at each place (flat places borrow the estimate of their surroundings, 17 px
+wide). The held-out photos come from the same collections; photos compressed by
+encoders with other quantisation tables (some phones, social sites) differ."""
 
 
 def write_cards(folder: Path, text: str, sets: dict[str, list[np.ndarray]]) -> None:

@@ -17,6 +17,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,16 +48,19 @@ Method = Callable[[np.ndarray], np.ndarray]
 def held_out_images(folder: Path, channels: int, limit: int) -> list[tuple[str, np.ndarray]]:
     """The validation split of a training folder, centre-cropped to CROP."""
     images = []
-    for path, relative in discover(folder):
+    for found in discover(folder):
+        relative = found.relative
         if held_out(relative, HOLDOUT):
-            pixels = read_image(path).pixels
+            pixels = read_image(found.path).pixels
             pixels = pixels if channels == 3 else pixels[..., :1]
             y, x = max(0, (pixels.shape[0] - CROP) // 2), max(0, (pixels.shape[1] - CROP) // 2)
             images.append((relative.as_posix(), pixels[y : y + CROP, x : x + CROP].copy()))
     return images[:limit]
 
 
-def stage_method(registry: Registry, name: str, precision: str = "float32", **params) -> Method:
+def stage_method(
+    registry: Registry, name: str, precision: str = "float32", **params: Any
+) -> Method:
     """Run a registered stage through the tiler with the default tile size."""
     stage = registry.stages[name](torch.device("cpu"))
     bound = stage.Params(**params)
@@ -138,7 +142,8 @@ def format_table(
         cells = ["{:.2f} / {:.3f}".format(*results[(method, s, sigma)][:2]) for s, sigma in columns]
         for set_name in SETS:
             speeds = [results[(method, set_name, sigma)][2] for sigma in SIGMAS]
-            cells.append("-" if None in speeds else f"{np.mean(speeds):.3f}")
+            known = [speed for speed in speeds if speed is not None]
+            cells.append("-" if len(known) < len(speeds) else f"{np.mean(known):.3f}")
         label = "noisy input" if method == "input" else method
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines

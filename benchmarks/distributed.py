@@ -22,6 +22,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import ray
 import torch
@@ -34,7 +35,8 @@ from restore.testing import synthetic_photo
 
 from common import table
 
-TILING = {"tile": 512, "overlap": 32, "batch_size": 4, "device": "cpu"}
+# Pipeline.tile_options' arguments, as run_on_ray takes them.
+TILING: dict[str, Any] = {"tile": 512, "overlap": 32, "batch_size": 4, "device": "cpu"}
 ARCHIVE = 10_000_000  # scans
 SCAN_MEGAPIXELS = 12.0
 

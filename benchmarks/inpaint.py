@@ -60,6 +60,7 @@ OLD_PHOTO = {"size": 7, "threshold": 0.25, "texture": 3}  # examples/pipelines/o
 
 Mask = Callable[[np.ndarray], np.ndarray]
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Scored = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # result, clean, mask (None: all)
 
 
 def held_out_images(root: Path, limit: int) -> list[tuple[str, np.ndarray]]:
@@ -125,7 +126,7 @@ def scores(found: list[np.ndarray], truth: list[np.ndarray]) -> dict[str, float]
     }
 
 
-def pooled_psnr(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> float:
+def pooled_psnr(pairs: list[Scored]) -> float:
     """8-bit PSNR of the squared error pooled over all (result, clean, mask) pairs, over
     the masked pixels only where a mask is given (an image without damage adds none)."""
     total, count = 0.0, 0
@@ -234,7 +235,7 @@ def main() -> None:
 
     filling = {}
     for method, fill in fills.items():
-        results = [
+        results: list[Scored] = [
             (timers[method](fill, d.image, d.mask[..., None]), image, d.mask[..., None])
             for (_, d), (_, image) in zip(cases, images, strict=True)
         ]

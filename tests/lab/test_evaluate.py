@@ -28,7 +28,7 @@ from restore.lab.evaluate import (
     pairs_from_folders,
     pairs_from_recipe,
 )
-from restore.lab.metrics import colourfulness, describe_convention, psnr, ssim
+from restore.lab.metrics import colourfulness, describe_convention, gmsd, psnr, ssim
 from restore.testing import synthetic_photo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +101,18 @@ def test_ssim_matches_skimage_and_colourfulness() -> None:
     saturated[::2, :, 0] = 1
     saturated[1::2, :, 2] = 1
     assert colourfulness(saturated) > 100
+
+
+def test_gmsd_grows_with_blur_and_false_detail() -> None:
+    clean = synthetic_photo(64, 64, seed=4)
+    assert gmsd(clean, clean) == 0
+    blurred = [cv2.GaussianBlur(clean, (0, 0), sigma) for sigma in (0.8, 2.0)]
+    scores = [gmsd(image, clean) for image in blurred]
+    assert 0 < scores[0] < scores[1]
+    assert gmsd(noisy(clean, 15, seed=1), clean) > scores[0]
+    gray = clean.mean(axis=2, keepdims=True)
+    assert gmsd(gray, gray) == 0 < gmsd(blurred[1].mean(axis=2, keepdims=True), gray)
+    assert gmsd(blurred[1], clean, border=4) != scores[1]
 
 
 def pairs(count: int = 2) -> list[tuple[str, np.ndarray, np.ndarray]]:

@@ -31,7 +31,7 @@ from restore_dejpeg.learned import (
 
 CPU = torch.device("cpu")
 NARROW = network.DejpegConfig(width=8)  # the width does not change the reach
-FLEXIBLE_NARROW = flexible.FlexibleConfig(width=8, estimator_width=4)
+FLEXIBLE_NARROW = flexible.FlexibleConfig(width=8, estimator_width=16)
 
 
 class RandomDejpeg(LearnedDejpeg):

@@ -1,6 +1,6 @@
 """``superres.rrdb_x2`` and ``superres.rrdb_x4``: fidelity super-resolution (L1-trained
 on bicubic-downscaled photos), gray and colour; ``superres.real_x4``: the x4 network
-fine-tuned for real small photos (second-order degradation, adversarial term).
+fine-tuned for real small photos (second-order degradation, L1).
 
 The network and its facts are in ``rrdb`` (``rrdb.SPECS``); ``weights`` runs a
 user's own model made by ``restore train superres.rrdb_x2`` (or ``_x4``). Gray
@@ -83,8 +83,7 @@ class SuperResRealX4(SuperRes):
     name = "superres.real_x4"
     summary = (
         "Super-resolution x4 for real small photos (the x4 RRDB network fine-tuned on "
-        "blur, resize, noise and JPEG applied twice, with an adversarial term): cleans "
-        "as it enlarges."
+        "blur, resize, noise and JPEG applied twice): cleans as it enlarges."
     )
     network_spec = rrdb.SPECS[4]
     weights_folder = WEIGHTS

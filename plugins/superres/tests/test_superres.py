@@ -156,10 +156,16 @@ def test_a_pipeline_goes_on_at_the_new_size_and_keeps_alpha_icc_exif_and_format(
     assert out_alpha[:, :42].max() == 0 and out_alpha[:, 46:].min() == 255
 
 
-def test_the_realistic_recipe_fine_tunes_the_x4_weights_against_a_critic() -> None:
-    realistic = next(r for r in recipes.RECIPES if r.stage == SuperResRealX4.name)
-    assert realistic.network is rrdb.SPECS[4] and realistic.adversarial is not None
-    assert Path(str(realistic.start_from)).name == f"{SuperResX4.shipped}.safetensors"
+def test_the_realistic_recipes_fine_tune_the_x4_weights_one_against_a_critic() -> None:
+    realistic = [r for r in recipes.RECIPES if r.stage == SuperResRealX4.name]
+    assert [r.name for r in realistic] == [SuperResRealX4.name, f"{SuperResRealX4.name}-gan"]
+    shipped, gan = realistic
+    assert shipped.adversarial is None and gan.adversarial is not None
+    assert dataclasses.replace(gan, name=shipped.name, description=shipped.description,
+                               adversarial=None) == shipped  # fmt: skip
+    for recipe in realistic:
+        assert recipe.network is rrdb.SPECS[4]
+        assert Path(str(recipe.start_from)).name == f"{SuperResX4.shipped}.safetensors"
     assert SuperResRealX4.tiling == SuperResX4.tiling
 
 
