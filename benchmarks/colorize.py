@@ -3,6 +3,7 @@
 Usage: python benchmarks/colorize.py [--data ../shared/data] [--limit N] [--sheet sheet.png]
                                      [--real-prints DIR --real-sheet OUT.png]
                                      [--weights W.safetensors] [--spread-limits 20,40,60]
+                                     [--temperatures 0.2,0.38]
                                      [--split test|validation]
                                      [--models colorize.unet,colorize.global] [--threads N]
 
@@ -17,8 +18,9 @@ and run through `restore.engine.tiling.run_stage` as a pipeline would:
 - each model (`--models`, default the old `colorize.unet` and the new
   `colorize.global`) with 0, 5 and 20 colour hints taken from the original at
   random (seeded) positions: the mean colour of a small window there;
-- with `--spread-limits`, `colorize.global` without hints at those
-  `spread_limit` values (to choose its default, with `--split validation`:
+- with `--spread-limits` and/or `--temperatures`, `colorize.global` without
+  hints at every pair of those `spread_limit` and `temperature` values (each
+  defaults to the stage's own) (to choose its defaults, with `--split validation`:
   the recipe's validation photos instead of the test ones); `--weights` runs it with a
   weights file that is not installed yet.
 
@@ -50,6 +52,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from itertools import product
 from pathlib import Path
 
 import cv2
@@ -59,6 +62,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from restore_colorize.lab import rgb_to_lab
 from restore_colorize.recipes import RECIPES
+from restore_colorize.unet import GlobalColorizeParams
 from rich.console import Console
 from rich.table import Table
 
@@ -227,7 +231,7 @@ def methods_for(
     registry: Registry,
     names: Sequence[str],
     working_size: int,
-    limits: Sequence[float],
+    readouts: Sequence[tuple[float, float]],
     weights: Path | None,
 ) -> tuple[dict[str, Variant], dict[str, Method], list[str]]:
     """The table's rows (label -> method, hints), each model's plain method, and notes."""
@@ -246,9 +250,16 @@ def methods_for(
         plain[name] = run
         rows |= {name + (f" + {h} hints" if h else ""): (run, h) for h in HINT_COUNTS}
         if name == "colorize.global":
-            for limit in limits:
-                method = stage_method(registry, name, working_size, spread_limit=limit, **own)
-                rows[f"{name}, spread_limit {limit:g}"] = (method, 0)
+            for limit, temperature in readouts:
+                method = stage_method(
+                    registry,
+                    name,
+                    working_size,
+                    spread_limit=limit,
+                    temperature=temperature,
+                    **own,
+                )
+                rows[f"{name}, spread_limit {limit:g}, T {temperature:g}"] = (method, 0)
     return rows, plain, notes
 
 
@@ -266,6 +277,7 @@ def main() -> None:
     parser.add_argument("--working-size", type=int, default=256)
     parser.add_argument("--weights", type=Path, help="colorize.global weights to use instead")
     parser.add_argument("--spread-limits", default="", help="e.g. 20,40,60 (colorize.global)")
+    parser.add_argument("--temperatures", default="", help="e.g. 0.2,0.38 (colorize.global)")
     parser.add_argument("--sheet", type=Path, help="write a PNG contact sheet here")
     parser.add_argument("--sheet-rows", type=int, default=8)
     parser.add_argument("--cell", type=int, default=192, help="contact-sheet cell size")
@@ -285,9 +297,16 @@ def main() -> None:
 
     images = test_images(args.data, args.limit, args.split)
     registry = Registry.from_plugins(restore_colorize)
+    defaults = GlobalColorizeParams()
     limits = [float(v) for v in args.spread_limits.split(",") if v]
+    temperatures = [float(v) for v in args.temperatures.split(",") if v]
+    readouts = (
+        list(product(limits or [defaults.spread_limit], temperatures or [defaults.temperature]))
+        if limits or temperatures
+        else []
+    )
     methods, plain, notes = methods_for(
-        registry, args.models.split(","), args.working_size, limits, args.weights
+        registry, args.models.split(","), args.working_size, readouts, args.weights
     )
     labels = [GRAY, *methods]
     scores: dict[str, list[Row]] = {label: [] for label in labels}

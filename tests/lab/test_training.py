@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from torch import nn
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from restore.api.errors import RestoreError
 from restore.api.network import NetworkConfig, NetworkSpec
@@ -121,6 +121,7 @@ def test_trains_and_exports_verified_weights(data_root: Path) -> None:
     state, loaded = load_weights(out, expect_stage="toy.tiny", expect_architecture="Tiny")
     assert loaded == manifest and set(state) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     assert manifest.training.command == "restore train toy" and manifest.training.steps == 6
+    assert manifest.training.data == ["$RESTORE_DATA/photos"]  # not this machine's path
     assert manifest.quality["validation_psnr"] > 10
     assert not out.with_suffix(".ckpt").exists()
 
@@ -398,3 +399,31 @@ def test_starting_weights_of_another_architecture_are_refused(data_root: Path) -
 def test_an_adversarial_term_needs_a_loss_not_an_objective() -> None:
     with pytest.raises(ValueError, match="needs `loss`"):
         replace(RECIPE, objective=lambda m, x, y: x.mean(), adversarial=Adversarial())
+
+
+def test_fine_tuning_from_the_command_line_records_its_lineage(data_root: Path) -> None:
+    from restore.lab.export import model_card
+
+    def run(*extra: str, out: Path) -> Result:
+        args = ["train", "denoise.dncnn-gray", "--data", str(data_root / "photos")]
+        return CliRunner().invoke(app, [*args, "--steps", "1", "--out", str(out), *extra])
+
+    first, second = data_root / "first.safetensors", data_root / "second.safetensors"
+    assert run(out=first).exit_code == 0
+    result = run("--start-from", str(first), "--lr", "1e-09", out=second)
+    assert result.exit_code == 0, result.output
+    tuned, made = load_weights(second)
+    begun, origin = load_weights(first)
+    assert made.training.command.endswith(f"--start-from {first} --lr 1e-09")
+    assert all(torch.allclose(tuned[k], begun[k], atol=1e-6) for k in begun)  # a tiny rate
+    lineage = made.training.started_from
+    assert lineage is not None and lineage.sha256 == origin.sha256
+    assert lineage.training == origin.training and lineage.training.started_from is None
+    card = model_card(made, description="A test.")
+    assert f"Fine-tuned from `first` (SHA-256 `{origin.sha256[:16]}…`)" in card
+    assert origin.training.command in card and made.training.command in card
+
+    missing = run("--start-from", str(data_root / "none.safetensors"), out=second)
+    assert missing.exit_code == 2 and "none.safetensors: no such weights file" in missing.output
+    negative = run("--lr", "-1", out=second)
+    assert negative.exit_code == 2 and "--lr must be positive" in negative.output

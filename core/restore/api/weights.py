@@ -42,6 +42,20 @@ class Training(BaseModel):
     steps: int
     seconds: float
     date: str
+    started_from: Origin | None = None
+    """The weights this training fine-tuned, if it did not start from random."""
+
+
+class Origin(BaseModel):
+    """Weights a training started from: which file, and how that file was made."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    training: Training
+
+
+Training.model_rebuild()  # resolve the forward reference to Origin
 
 
 class Manifest(BaseModel):

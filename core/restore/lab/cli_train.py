@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +34,16 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of sampling, degradation and init")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from <out>.ckpt")] = False,
+    start_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="weights of the recipe's architecture to fine-tune instead of a random "
+            "start; default: the recipe's"
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help="peak learning rate; default: the recipe's")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
     device: Annotated[
         str,
@@ -77,6 +88,13 @@ def train(
         raise fail(f"--device must be auto, cpu or cuda, not {device!r}")
     if out.suffix != ".safetensors":
         raise fail(f"{out}: the weights file must end in .safetensors")
+    if start_from is not None and not start_from.is_file():
+        raise fail(f"{start_from}: no such weights file")
+    if lr is not None and not lr > 0:
+        raise fail(f"--lr must be positive, not {lr}")
+    chosen = dataclasses.replace(
+        chosen, start_from=start_from or chosen.start_from, lr=lr or chosen.lr
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     command = shlex.join(
         [
@@ -85,6 +103,8 @@ def train(
             *(("--data-root", str(data_root)) if data_root is not None else ()),
             *(("--steps", str(steps)) if steps else ()),
             *(("--seed", str(seed)) if seed else ()),
+            *(("--start-from", str(start_from)) if start_from is not None else ()),
+            *(("--lr", repr(lr)) if lr is not None else ()),
             *(("--device", device) if device != "auto" else ()),
         ]
     )  # the command that reproduces these weights (resuming does not change them)

@@ -70,6 +70,19 @@ def save_weights(
     return manifest
 
 
+def _lineage(training: Training) -> str:
+    """How the weights a training fine-tuned were made, back to a random start."""
+    lines = []
+    while (origin := training.started_from) is not None:
+        training = origin.training
+        lines.append(
+            f"\nFine-tuned from `{origin.name}` (SHA-256 `{origin.sha256[:16]}…`), made by "
+            f"{training.steps:,} steps in {training.seconds:,.0f} s, {training.date}:\n\n"
+            f"```bash\n{training.command}\n```\n"
+        )
+    return "".join(lines)
+
+
 def model_card(
     manifest: Manifest, *, description: str, extra_sections: Mapping[str, str] | None = None
 ) -> str:
@@ -102,7 +115,7 @@ Command:
 ```bash
 {t.command}
 ```
-
+{_lineage(t)}
 ## Measured quality
 
 {quality}

@@ -26,11 +26,12 @@ from torch import nn
 from restore.api.color import to_channels
 from restore.api.errors import RestoreError
 from restore.api.network import NetworkConfig, NetworkSpec
-from restore.api.weights import Manifest, Training, WeightsPath, load_weights
+from restore.api.weights import Manifest, Origin, Training, WeightsPath, load_weights
 from restore.app.registry import Registry
 from restore.io.atomic import write_atomically
 from restore.io.images import SUPPORTED_SUFFIXES, read_image
 from restore.lab.adversarial import Adversarial, AdversarialTraining
+from restore.lab.data import DATA_ENV
 from restore.lab.degrade import Degraded, load_recipe
 from restore.lab.export import save_weights
 
@@ -424,6 +425,15 @@ StepReport = Callable[[int, int, float, float | None], None]
 """(step, total steps, loss, validation score or None: see ``TrainingRecipe.score_name``)."""
 
 
+def recorded_folder(folder: Path, data_root: Path) -> str:
+    """``folder`` as a manifest records it: ``$RESTORE_DATA/<name>`` under the data root
+    (so the record holds on any machine), else as given."""
+    try:
+        return f"${DATA_ENV}/{folder.absolute().relative_to(data_root.absolute()).as_posix()}"
+    except ValueError:
+        return str(folder)
+
+
 def train(
     recipe: TrainingRecipe,
     out: Path,
@@ -472,11 +482,13 @@ def train(
     model = recipe.network.build(recipe.config).to(where)
     # Module.to takes memory_format at runtime (in place, as documented); its stubs omit it.
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    origin = None
     if recipe.start_from is not None:
-        initial, _ = load_weights(
+        initial, started = load_weights(
             recipe.start_from, expect_architecture=recipe.network.architecture
         )
         model.load_state_dict(initial)
+        origin = Origin(name=started.name, sha256=started.sha256, training=started.training)
     adversarial = (
         AdversarialTraining(recipe.adversarial, recipe.channels, where)
         if recipe.adversarial is not None
@@ -570,12 +582,13 @@ def train(
         config=recipe.config.model_dump(mode="json"),
         version="1",
         training=Training(
-            data=[str(folder) for folder in folders],
+            data=[recorded_folder(folder, data_root) for folder in folders],
             recipe=recipe.degradation if isinstance(recipe.degradation, str) else degradation.name,
             command=command,
             steps=steps,
             seconds=round(time.perf_counter() - began, 1),
             date=datetime.date.today().isoformat(),
+            started_from=origin,
         ),
         quality=quality,
     )

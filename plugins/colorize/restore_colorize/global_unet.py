@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from restore.api.network import NetworkConfig, NetworkSpec
 from torch import nn
 
-from restore_colorize.bins import bin_centres, bin_count, confident_readout
+from restore_colorize.bins import TEMPERATURE, bin_centres, bin_count, confident_readout
 from restore_colorize.network import MULTIPLE, ColorizeNet, conv_block
 
 WIDTHS = (32, 64, 96, 160, 224)  # channels at 1, 1/2, 1/4, 1/8 and 1/16 of the input size
@@ -105,17 +105,18 @@ class GlobalColorizeNet(nn.Module):
         hint_mask: torch.Tensor | None = None,
         spread_limit: float = 0.0,
         fallback: Literal["neutral", "scene"] = "neutral",
+        temperature: float = TEMPERATURE,
     ) -> torch.Tensor:
         """Predicted a*b* (N x 2 x H x W) for L* of any size: padded, read out, upsampled.
 
-        The readout is the annealed mean, pulled toward ``fallback`` where the
-        predicted distribution is wide (``bins.confident_readout``; ``spread_limit``
-        0 turns that off).
+        The readout is the annealed mean at ``temperature``, pulled toward
+        ``fallback`` where the predicted distribution is wide
+        (``bins.confident_readout``; ``spread_limit`` 0 turns that off).
         """
         x = self.inputs(lightness, hint_ab, hint_mask)
         height, width = x.shape[-2:]
         x = F.pad(x, (0, -width % MULTIPLE, 0, -height % MULTIPLE), mode="replicate")
-        ab = confident_readout(self(x).float(), self.centres, spread_limit, fallback)
+        ab = confident_readout(self(x).float(), self.centres, spread_limit, fallback, temperature)
         ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return ab[..., :height, :width]
 

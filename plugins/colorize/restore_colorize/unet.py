@@ -30,6 +30,7 @@ from restore.api import Channels, Port, Stage, StageParams, StageUnavailable, Ti
 from restore.api.network import NetworkSpec
 from restore.api.weights import load_network, weights_problems
 
+from restore_colorize.bins import TEMPERATURE
 from restore_colorize.global_unet import GLOBAL_CLASSIFY, GlobalColorizeConfig, GlobalColorizeNet
 from restore_colorize.hints import Hint, hint_maps
 from restore_colorize.lab import lab_to_rgb_in_gamut, rgb_to_lab
@@ -97,6 +98,15 @@ class GlobalColorizeParams(ColorizeParams):
         description=(
             "What uncertain pixels fall back to: 'neutral' gray, or 'scene', the "
             "confident pixels' mean colour."
+        ),
+    )
+    temperature: float = Field(
+        TEMPERATURE,
+        ge=0.05,
+        le=1,
+        description=(
+            "Annealed-mean temperature of the colour readout: 1 is the mean of the predicted "
+            "distribution (safe, muted), lower moves toward its most likely colour (vivid)."
         ),
     )
     keep_tone: float = Field(
@@ -279,7 +289,14 @@ class GlobalColorize(LabColorize[GlobalColorizeParams]):
         """The confident readout: uncertain pixels pulled toward ``params.fallback``."""
         if not isinstance(network, GlobalColorizeNet):
             raise StageUnavailable(f"{self.name}: its weights built no GlobalColorizeNet")
-        return network.chroma(lightness, hint_ab, hint_mask, params.spread_limit, params.fallback)
+        return network.chroma(
+            lightness,
+            hint_ab,
+            hint_mask,
+            params.spread_limit,
+            params.fallback,
+            params.temperature,
+        )
 
     def tone_trace(self, image: torch.Tensor, params: GlobalColorizeParams) -> torch.Tensor | float:
         """``keep_tone`` of the input's own a*b* (its sepia or other tone)."""

@@ -756,3 +756,18 @@ def test_shipped_weights_colour_gray_photos_plausibly() -> None:
     fraction, gain = np.mean(scores, axis=0)
     assert fraction > 0.3  # vivid, not washed out
     assert gain > -1.5  # and not wildly wrong
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_a_lower_temperature_reads_out_more_vivid_colours() -> None:
+    photo = synthetic_photo(64, 96, seed=5)
+    gray = np.repeat((photo @ np.array([0.299, 0.587, 0.114], np.float32))[..., None], 3, axis=2)
+    stage = GlobalColorize(CPU)
+
+    def mean_chroma(temperature: float) -> float:
+        params = GlobalColorizeParams(working_size=64, spread_limit=0, temperature=temperature)
+        out = run_stage(stage, {"image": gray}, params)["image"]
+        return float(rgb_to_lab(nchw(out))[0, 1:].norm(dim=0).mean())
+
+    chroma = {t: mean_chroma(t) for t in (1.0, GlobalColorizeParams().temperature, 0.1)}
+    assert chroma[1.0] < chroma[GlobalColorizeParams().temperature] < chroma[0.1]
